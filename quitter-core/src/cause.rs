@@ -1,0 +1,120 @@
+//! Why a quitter quit: [`QuitCause`], and [`EventDetail`], the conversion
+//! from whatever a quit source produced into the cause's optional detail.
+//!
+//! The first cause given to a node wins; later `quit_with` calls on the same
+//! node keep it. Descendants quit by propagation share their ancestor's cause.
+
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use core::fmt;
+
+/// Why a quitter quit: which source fired (label and index) and what it said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QuitCause {
+    /// A human label, e.g. `"OS interrupt signal"`.
+    pub label: Cow<'static, str>,
+    /// The index of the source in the main runner's list, if a source fired.
+    pub index: Option<usize>,
+    /// What the source produced, e.g. `"SIGTERM"` or an error message.
+    pub detail: Option<String>,
+}
+
+impl QuitCause {
+    /// The label [`Quitter::quit`](crate::Quitter::quit) uses.
+    pub const REQUESTED: &'static str = "quit requested";
+
+    /// A cause with a label and nothing else.
+    pub fn new(label: impl Into<Cow<'static, str>>) -> Self {
+        QuitCause {
+            label: label.into(),
+            index: None,
+            detail: None,
+        }
+    }
+
+    /// Sets the source index.
+    pub fn with_index(mut self, index: usize) -> Self {
+        self.index = Some(index);
+        self
+    }
+
+    /// Sets the detail from anything a source may produce.
+    pub fn with_detail(mut self, detail: impl EventDetail) -> Self {
+        self.detail = detail.into_detail();
+        self
+    }
+}
+
+impl fmt::Display for QuitCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "'{}'", self.label)?;
+        if let Some(detail) = &self.detail {
+            write!(f, " ({detail})")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a quit source's event says, turned into a [`QuitCause::detail`].
+///
+/// Implemented for `()` (no detail), strings, `Option`s of these, `Result`s
+/// whose error is `Display` (the error is the detail), and with `std`,
+/// `std::io::Error`. Map anything else to a `String` first.
+pub trait EventDetail {
+    /// The detail text, if any.
+    fn into_detail(self) -> Option<String>;
+}
+
+impl EventDetail for () {
+    fn into_detail(self) -> Option<String> {
+        None
+    }
+}
+
+impl EventDetail for String {
+    fn into_detail(self) -> Option<String> {
+        Some(self)
+    }
+}
+
+impl EventDetail for &str {
+    fn into_detail(self) -> Option<String> {
+        Some(self.into())
+    }
+}
+
+impl EventDetail for Box<str> {
+    fn into_detail(self) -> Option<String> {
+        Some(self.into())
+    }
+}
+
+impl EventDetail for Cow<'static, str> {
+    fn into_detail(self) -> Option<String> {
+        Some(self.into_owned())
+    }
+}
+
+impl<T: EventDetail> EventDetail for Option<T> {
+    fn into_detail(self) -> Option<String> {
+        self.and_then(EventDetail::into_detail)
+    }
+}
+
+impl<T: EventDetail, E: fmt::Display> EventDetail for Result<T, E> {
+    fn into_detail(self) -> Option<String> {
+        match self {
+            Ok(value) => value.into_detail(),
+            Err(error) => Some(error.to_string()),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl EventDetail for std::io::Error {
+    fn into_detail(self) -> Option<String> {
+        Some(self.to_string())
+    }
+}

@@ -1,0 +1,218 @@
+//! [`Quitter`], the public handle to one node of the quit tree.
+//!
+//! A handle is one `Arc`: cloning is a reference-count increment, and
+//! dropping the last handle of a child with no live task unlinks it from its
+//! parent. All the state and its invariants live in [`node`](crate::node)
+//! and [`state`](crate::state); this file is the API.
+
+use alloc::borrow::Cow;
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::{poll_fn, Future};
+use core::pin::pin;
+use core::task::Poll;
+
+use crate::cause::QuitCause;
+use crate::node::Node;
+use crate::report::{TaskPanic, TimeoutReport};
+use crate::sync::Arc;
+use crate::task::TaskGuard;
+use crate::tracked::Tracked;
+use crate::wait::{Done, Quitted, RunUntilQuit};
+use crate::AlreadyQuit;
+
+/// A cheap, cloneable, `Send + Sync` handle to one node of a quit tree.
+///
+/// See the [crate documentation](crate) for the model.
+#[derive(Clone)]
+pub struct Quitter {
+    node: Arc<Node>,
+}
+
+impl Quitter {
+    /// A new root quitter.
+    ///
+    /// Roots are plain values: make as many as you like (tests do). What
+    /// must be unique in a process is the installation of signal handlers,
+    /// which the runtime adapters refuse to do twice.
+    pub fn new(name: impl Into<Cow<'static, str>>) -> Quitter {
+        Quitter {
+            node: Node::root(name.into()),
+        }
+    }
+
+    pub(crate) fn from_node(node: Arc<Node>) -> Quitter {
+        Quitter { node }
+    }
+
+    /// This quitter's own name.
+    pub fn name(&self) -> &str {
+        self.node.name()
+    }
+
+    /// The names from the root down to this quitter, joined by `/`, e.g.
+    /// `main/http/conn-42`.
+    pub fn path(&self) -> alloc::string::String {
+        self.node.path()
+    }
+
+    /// The parent, unless this is a root.
+    pub fn parent(&self) -> Option<Quitter> {
+        self.node.parent().cloned().map(Quitter::from_node)
+    }
+
+    /// A child quitter: it quits when `self` (or an ancestor) quits, can be
+    /// quit and waited for on its own, and holds `self` open until its own
+    /// subtree is done. Refused once `self` has quit.
+    ///
+    /// Dropping every handle of a child with no live task removes it from
+    /// `self`, so a child per connection does not accumulate.
+    pub fn child(&self, name: impl Into<Cow<'static, str>>) -> Result<Quitter, AlreadyQuit> {
+        self.node.child(name.into()).map(Quitter::from_node)
+    }
+
+    /// How many children are linked to this quitter right now.
+    pub fn child_count(&self) -> usize {
+        self.node.child_count()
+    }
+
+    /// How many tasks this quitter itself tracks right now (not its
+    /// children's).
+    pub fn task_count(&self) -> usize {
+        self.node.task_count()
+    }
+
+    /// Quits this quitter and all its descendants, with the cause
+    /// [`QuitCause::REQUESTED`]. See [`quit_with`](Self::quit_with).
+    pub fn quit(&self) -> bool {
+        self.quit_with(QuitCause::new(QuitCause::REQUESTED))
+    }
+
+    /// Quits this quitter and all its descendants: each refuses new tasks and
+    /// children from now on and wakes its `quitted()` waiters. When this
+    /// returns, every descendant is quitting.
+    ///
+    /// Idempotent: returns `true` only for the call that quit `self`; the
+    /// first cause is kept. Synchronous and without any task per child; the
+    /// walk is a loop, so any depth is fine.
+    pub fn quit_with(&self, cause: QuitCause) -> bool {
+        self.node.quit(cause)
+    }
+
+    /// Has this quitter been told to quit? One atomic load.
+    #[inline]
+    pub fn is_quitting(&self) -> bool {
+        self.node.state.is_quit()
+    }
+
+    /// Has this quitter quit, with every task of its subtree ended?
+    pub fn is_done(&self) -> bool {
+        self.node.state.is_done()
+    }
+
+    /// Why this quitter quit: its own first cause, or the one it inherited
+    /// from the ancestor whose quit reached it. `None` before quit.
+    pub fn cause(&self) -> Option<QuitCause> {
+        self.node.cause()
+    }
+
+    /// A future ready once this quitter is quitting. Cancel-safe; ready at
+    /// once (without allocating) if it already is.
+    pub fn quitted(&self) -> Quitted<'_> {
+        Quitted::new(&self.node)
+    }
+
+    /// Runs `future` until it completes (`Some`) or this quitter quits
+    /// (`None`; the future is dropped unfinished).
+    pub fn run_until_quit<F: Future>(&self, future: F) -> RunUntilQuit<'_, F> {
+        RunUntilQuit::new(&self.node, future)
+    }
+
+    /// Registers one task, named `name`, at the caller's location.
+    ///
+    /// Atomic with respect to [`quit`](Self::quit): the task is either
+    /// refused (`Err`, nothing registered) or counted, so [`done`](Self::done)
+    /// waits for it. Dropping the guard ends the task. Names need not be
+    /// unique: every call is its own entry.
+    #[track_caller]
+    pub fn track(&self, name: impl Into<Cow<'static, str>>) -> Result<TaskGuard, AlreadyQuit> {
+        let location = core::panic::Location::caller();
+        let key = self.node.track(name.into(), location)?;
+        Ok(TaskGuard {
+            node: self.node.clone(),
+            key,
+        })
+    }
+
+    /// Tracks `future` as one task named `name`: the task ends when the
+    /// future completes or is dropped; with `std` a panic inside it is
+    /// recorded (and resumed). Refused once quit, without touching `future`.
+    /// This is what the runtime adapters' `spawn` wrap.
+    #[track_caller]
+    pub fn track_future<F: Future>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        future: F,
+    ) -> Result<Tracked<F>, AlreadyQuit> {
+        let guard = self.track(name)?;
+        Ok(Tracked::new(future, guard))
+    }
+
+    /// A future ready once this quitter has quit and every task of its
+    /// subtree has ended. Cancel-safe; it does not quit anything itself.
+    pub fn done(&self) -> Done<'_> {
+        Done::new(&self.node)
+    }
+
+    /// Waits for [`done`](Self::done) or `deadline`, whichever is first.
+    ///
+    /// `deadline` is any future (a runtime's sleep, a channel, …), so this
+    /// needs no runtime. On time-out, the report lists every quitter of the
+    /// subtree with live tasks. It does not quit: call `quit` first.
+    pub async fn wait_done_until<D: Future>(&self, deadline: D) -> Result<(), TimeoutReport> {
+        let mut done = self.done();
+        let mut deadline = pin!(deadline);
+        let finished = poll_fn(|cx| {
+            if core::pin::Pin::new(&mut done).poll(cx).is_ready() {
+                Poll::Ready(true)
+            } else {
+                deadline.as_mut().poll(cx).map(|_| false)
+            }
+        })
+        .await;
+        if finished || self.is_done() {
+            Ok(())
+        } else {
+            Err(self.live_tasks())
+        }
+    }
+
+    /// A snapshot of the live tasks of the subtree, as a time-out would
+    /// report them.
+    pub fn live_tasks(&self) -> TimeoutReport {
+        TimeoutReport {
+            quitters: self.node.live_tasks(),
+        }
+    }
+
+    /// Every task of the subtree that panicked (kept even after the
+    /// quitter that tracked it was dropped).
+    pub fn panics(&self) -> Vec<TaskPanic> {
+        self.node.panics()
+    }
+
+    /// Do both handles point to the same quitter?
+    pub fn ptr_eq(&self, other: &Quitter) -> bool {
+        Arc::ptr_eq(&self.node, &other.node)
+    }
+}
+
+impl fmt::Debug for Quitter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Quitter")
+            .field("path", &self.path())
+            .field("quitting", &self.is_quitting())
+            .field("holds", &self.node.state.holds())
+            .finish()
+    }
+}

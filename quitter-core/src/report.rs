@@ -1,0 +1,173 @@
+//! What a shutdown ends with: [`TimeoutReport`] (the tasks that did not
+//! return, per quitter path), [`TaskPanic`] (the tasks that panicked), and
+//! [`ExitReport`] (the main runner's verdict and exit code).
+//!
+//! Reports are plain data (snapshots): holding one keeps nothing alive.
+//! `Display` reads like go-quitter's example output.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::cause::QuitCause;
+use crate::task::TaskInfo;
+
+/// The live tasks of one quitter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QuitterTasks {
+    /// The quitter's path, e.g. `main/connections`.
+    pub path: String,
+    /// Its live tasks, one entry per task even when names repeat.
+    pub tasks: Vec<TaskInfo>,
+}
+
+impl fmt::Display for QuitterTasks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Timeout waiting done on quitter '{}' due to the following tasks:",
+            self.path
+        )?;
+        for task in &self.tasks {
+            writeln!(f, "\t- {task}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A timed join ran out: every quitter of the subtree that still had live
+/// tasks, with those tasks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TimeoutReport {
+    /// Quitters with live tasks, depth first from the waited-for quitter.
+    /// Empty if the quitter had no live task but was never quit.
+    pub quitters: Vec<QuitterTasks>,
+}
+
+impl TimeoutReport {
+    /// How many tasks had not returned.
+    pub fn task_count(&self) -> usize {
+        self.quitters.iter().map(|q| q.tasks.len()).sum()
+    }
+
+    /// The tasks of the quitter at `path`, if it had live tasks.
+    pub fn tasks_of(&self, path: &str) -> Option<&[TaskInfo]> {
+        self.quitters
+            .iter()
+            .find(|q| q.path == path)
+            .map(|q| &q.tasks[..])
+    }
+}
+
+impl fmt::Display for TimeoutReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.quitters.is_empty() {
+            return writeln!(f, "Timed out, with no live task (was the quitter quit?)");
+        }
+        for quitter in &self.quitters {
+            quitter.fmt(f)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for TimeoutReport {}
+
+/// A task that panicked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskPanic {
+    /// The path of the quitter that tracked the task.
+    pub path: String,
+    /// The task, with its age when it panicked.
+    pub task: TaskInfo,
+    /// The panic message.
+    pub message: String,
+}
+
+impl fmt::Display for TaskPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Task {} on quitter '{}' panicked: {}",
+            self.task, self.path, self.message
+        )
+    }
+}
+
+/// How a shutdown went, from the main runner: the cause, what timed out,
+/// what panicked, whether a second event cut the wait short, and the exit
+/// code that says it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExitReport {
+    /// The first cause: which source fired, or who called `quit`.
+    pub cause: QuitCause,
+    /// Quitters whose tasks had not returned at the deadline (or when the
+    /// wait was forced).
+    pub timed_out: Vec<QuitterTasks>,
+    /// Tasks that panicked, anywhere in the tree, at any time.
+    pub panicked: Vec<TaskPanic>,
+    /// A second quit event ended the wait before the tree was done.
+    pub forced: bool,
+    /// The exit code used when `forced` (130 by default, as after Ctrl-C).
+    pub forced_exit_code: u8,
+}
+
+impl ExitReport {
+    /// Every task returned and none panicked.
+    pub fn is_clean(&self) -> bool {
+        self.timed_out.is_empty() && self.panicked.is_empty() && !self.forced
+    }
+
+    /// 0 if clean; `forced_exit_code` if a second event forced the end;
+    /// 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        if self.is_clean() {
+            0
+        } else if self.forced {
+            self.forced_exit_code
+        } else {
+            1
+        }
+    }
+}
+
+impl fmt::Display for ExitReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Received quit from {}", self.cause)?;
+        if self.is_clean() {
+            return writeln!(
+                f,
+                "Successfully quit application, all tracked tasks returned"
+            );
+        }
+        writeln!(
+            f,
+            "Failed to quit application, not all tracked tasks returned"
+        )?;
+        if self.forced {
+            writeln!(f, "The wait was cut short by a second quit event")?;
+        }
+        for quitter in &self.timed_out {
+            quitter.fmt(f)?;
+        }
+        for panic in &self.panicked {
+            writeln!(f, "{panic}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Returning an `ExitReport` from `main` prints it to standard error and
+/// exits with [`ExitReport::exit_code`].
+#[cfg(feature = "std")]
+impl std::process::Termination for ExitReport {
+    fn report(self) -> std::process::ExitCode {
+        std::eprint!("{self}");
+        std::process::ExitCode::from(self.exit_code())
+    }
+}

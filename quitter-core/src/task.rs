@@ -1,0 +1,128 @@
+//! Tracked tasks: the [`TaskGuard`] a task holds while it runs, the entry
+//! ([`TaskMeta`]) the quitter keeps for it, and the [`TaskInfo`] snapshot
+//! reports carry.
+//!
+//! Invariants:
+//! - a guard exists only if [`State::try_hold`](crate::state::State) accepted
+//!   it, and it holds exactly one hold on its node until it is dropped;
+//! - the guard's registry key is present in its node's task slab for exactly
+//!   the guard's lifetime (only the guard removes it), so same-named tasks
+//!   are distinct entries;
+//! - dropping the guard removes the entry *before* releasing the hold, so a
+//!   report taken after `done()` never shows an ended task.
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use core::fmt;
+use core::panic::Location;
+use core::time::Duration;
+
+use crate::node::Node;
+use crate::sync::Arc;
+use crate::Quitter;
+
+/// When a task started: an `Instant` with `std`, nothing without.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Started(#[cfg(feature = "std")] std::time::Instant);
+
+impl Started {
+    pub(crate) fn now() -> Self {
+        Started(
+            #[cfg(feature = "std")]
+            std::time::Instant::now(),
+        )
+    }
+
+    pub(crate) fn age(&self) -> Option<Duration> {
+        #[cfg(feature = "std")]
+        return Some(self.0.elapsed());
+        #[cfg(not(feature = "std"))]
+        None
+    }
+}
+
+/// The registry entry for one live task.
+pub(crate) struct TaskMeta {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) location: &'static Location<'static>,
+    pub(crate) started: Started,
+}
+
+impl TaskMeta {
+    pub(crate) fn snapshot(&self) -> TaskInfo {
+        TaskInfo {
+            name: self.name.clone(),
+            location: self.location,
+            age: self.started.age(),
+        }
+    }
+}
+
+/// A snapshot of one tracked task, as reports show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskInfo {
+    /// The name given to `track`/`spawn`.
+    pub name: Cow<'static, str>,
+    /// Where the task was tracked or spawned (`#[track_caller]`).
+    pub location: &'static Location<'static>,
+    /// How long it had been running when the snapshot was taken (`std` only).
+    pub age: Option<Duration>,
+}
+
+impl fmt::Display for TaskInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (spawned at {}", self.name, self.location)?;
+        if let Some(age) = self.age {
+            write!(f, ", running for {age:.3?}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// Proof that one task is tracked by a quitter: while it lives, the quitter
+/// (and every ancestor) is not done. Dropping it ends the task.
+///
+/// Made by [`Quitter::track`]; the adapters' `spawn` keep one inside the
+/// spawned future. A guard cannot be ended twice, so go-quitter's "Done
+/// without Add" misuse cannot be written.
+#[must_use = "the task ends as soon as its guard is dropped"]
+pub struct TaskGuard {
+    pub(crate) node: Arc<Node>,
+    pub(crate) key: usize,
+}
+
+impl TaskGuard {
+    /// The quitter the task is tracked by.
+    pub fn quitter(&self) -> Quitter {
+        Quitter::from_node(self.node.clone())
+    }
+
+    /// A snapshot of this task: name, location and age.
+    pub fn info(&self) -> TaskInfo {
+        self.node.task_info(self.key)
+    }
+
+    /// Ends the task, recording that it panicked with `message`. The panic
+    /// is kept (moving up the tree if this quitter is dropped) until it is
+    /// shown by [`Quitter::panics`] and the exit report.
+    pub fn panicked(self, message: impl Into<String>) {
+        self.node.record_panic(self.key, message.into());
+        // `self` drops here and ends the task.
+    }
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        self.node.end_task(self.key);
+    }
+}
+
+impl fmt::Debug for TaskGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskGuard")
+            .field("task", &self.info())
+            .field("quitter", &self.node.name())
+            .finish()
+    }
+}
