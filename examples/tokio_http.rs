@@ -1,0 +1,2 @@
+//! Placeholder: issue 3 fills it.
+fn main() {}
