@@ -112,16 +112,16 @@ impl Node {
     }
 
     pub(crate) fn child(
-        self: &Arc<Node>,
+        this: &Arc<Node>,
         name: Cow<'static, str>,
     ) -> Result<Arc<Node>, AlreadyQuit> {
-        let mut inner = self.inner.lock();
-        if !self.state.try_hold() {
+        let mut inner = this.inner.lock();
+        if !this.state.try_hold() {
             return Err(AlreadyQuit);
         }
         let entry = inner.children.vacant_entry();
         let link = Link {
-            parent: self.clone(),
+            parent: this.clone(),
             slot: entry.key(),
         };
         let child = Arc::new(Node::new(name, Some(link)));
@@ -184,7 +184,7 @@ impl Node {
 
     /// Quits this node and every descendant, iteratively. Returns `true` if
     /// this call quit `self` (first cause wins).
-    pub(crate) fn quit(self: &Arc<Node>, cause: QuitCause) -> bool {
+    pub(crate) fn quit(&self, cause: QuitCause) -> bool {
         let cause = Arc::new(cause);
         let mut stack: Vec<Arc<Node>> = Vec::new();
         let first = self.quit_one(&cause, &mut stack);
@@ -239,9 +239,9 @@ impl Node {
 
     /// Every node of the subtree with live tasks, with its path and tasks,
     /// in depth-first order.
-    pub(crate) fn live_tasks(self: &Arc<Node>) -> Vec<QuitterTasks> {
+    pub(crate) fn live_tasks(this: &Arc<Node>) -> Vec<QuitterTasks> {
         let mut found = Vec::new();
-        self.walk(|path, inner| {
+        Node::walk(this, |path, inner| {
             if !inner.tasks.is_empty() {
                 found.push(QuitterTasks {
                     path: path(),
@@ -257,19 +257,19 @@ impl Node {
     }
 
     /// Every panic recorded in the subtree (including dropped descendants).
-    pub(crate) fn panics(self: &Arc<Node>) -> Vec<TaskPanic> {
+    pub(crate) fn panics(this: &Arc<Node>) -> Vec<TaskPanic> {
         let mut found = Vec::new();
-        self.walk(|_, inner| found.extend(inner.panics.iter().cloned()));
+        Node::walk(this, |_, inner| found.extend(inner.panics.iter().cloned()));
         found
     }
 
     /// Visits every node of the subtree under its lock, depth first, with a
     /// lazy path maker (paths are built only for nodes that need one).
-    fn walk(self: &Arc<Node>, mut visit: impl FnMut(&dyn Fn() -> String, &Inner)) {
-        let base = self.parent().map(|parent| parent.path());
+    fn walk(this: &Arc<Node>, mut visit: impl FnMut(&dyn Fn() -> String, &Inner)) {
+        let base = this.parent().map(|parent| parent.path());
         // (node, depth below self); `names` is the path from self to the
         // node being visited.
-        let mut stack: Vec<(Arc<Node>, usize)> = alloc::vec![(self.clone(), 0)];
+        let mut stack: Vec<(Arc<Node>, usize)> = alloc::vec![(this.clone(), 0)];
         let mut names: Vec<Cow<'static, str>> = Vec::new();
         while let Some((node, depth)) = stack.pop() {
             names.truncate(depth);
@@ -315,13 +315,13 @@ impl Drop for Node {
     fn drop(&mut self) {
         let Some(link) = self.link.take() else { return };
         let panics = core::mem::take(&mut self.inner.get_mut().panics);
-        let mut parent = unlink(link, self.state.is_quit(), panics);
+        let mut parent = unlink(link, self.state.is_quit_at_drop(), panics);
         loop {
             match Arc::try_unwrap(parent) {
                 Ok(mut node) => {
                     let Some(link) = node.link.take() else { return };
                     let panics = core::mem::take(&mut node.inner.get_mut().panics);
-                    parent = unlink(link, node.state.is_quit(), panics);
+                    parent = unlink(link, node.state.is_quit_at_drop(), panics);
                     // `node` drops here with no link: its own `drop` is a no-op.
                 }
                 // Someone else still holds the parent. Should they drop it

@@ -68,7 +68,7 @@ impl Quitter {
     /// Dropping every handle of a child with no live task removes it from
     /// `self`, so a child per connection does not accumulate.
     pub fn child(&self, name: impl Into<Cow<'static, str>>) -> Result<Quitter, AlreadyQuit> {
-        self.node.child(name.into()).map(Quitter::from_node)
+        Node::child(&self.node, name.into()).map(Quitter::from_node)
     }
 
     /// How many children are linked to this quitter right now.
@@ -191,14 +191,14 @@ impl Quitter {
     /// report them.
     pub fn live_tasks(&self) -> TimeoutReport {
         TimeoutReport {
-            quitters: self.node.live_tasks(),
+            quitters: Node::live_tasks(&self.node),
         }
     }
 
     /// Every task of the subtree that panicked (kept even after the
     /// quitter that tracked it was dropped).
     pub fn panics(&self) -> Vec<TaskPanic> {
-        self.node.panics()
+        Node::panics(&self.node)
     }
 
     /// Do both handles point to the same quitter?

@@ -28,7 +28,15 @@ use crate::Quitter;
 type Source<'a> = Pin<Box<dyn Stream<Item = (usize, Option<String>)> + 'a>>;
 
 /// Waits for the first quit source, quits the tree, waits for it up to a
-/// deadline, and reports. See the [module docs](self) and the crate guide.
+/// deadline, and reports: go-quitter's main quitter and exit function.
+///
+/// Sources are futures (they fire once) or streams (every item is an
+/// event). The first event, or a quit of the root by code, is the cause.
+/// While the runner waits for the tree, a second event ends the wait at
+/// once (`forced`, exit code 130) unless
+/// [`force_on_second_event(false)`](Self::force_on_second_event). A source
+/// that ends without an event drops out; with none left the runner waits
+/// for the root to be quit by code.
 #[must_use = "the runner does nothing until `run` is awaited"]
 pub struct MainRunner<'a> {
     root: Quitter,

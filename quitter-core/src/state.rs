@@ -47,6 +47,14 @@ impl State {
         self.0.load(Ordering::Acquire) & QUIT != 0
     }
 
+    /// `is_quit` for a node being dropped, read with an RMW: an RMW always
+    /// reads the newest value in the word's modification order. (The last
+    /// `Arc` drop already orders everything before it, but through std's
+    /// `Arc`, which loom cannot see; this read needs no such argument.)
+    pub(crate) fn is_quit_at_drop(&self) -> bool {
+        self.0.fetch_or(0, Ordering::AcqRel) & QUIT != 0
+    }
+
     /// Quit and nothing holds the node open.
     #[inline]
     pub(crate) fn is_done(&self) -> bool {

@@ -5,14 +5,22 @@
 //! - with `std`: `core` atomics and `std::sync::Mutex`;
 //! - without `std`: `core` atomics and a spin lock from the `spin` crate.
 //!
-//! `Arc`/`Weak` always come from `alloc`: loom's `Arc` has no `Weak`, and the
-//! reference counts are not what the models check (the state word is).
+//! `Arc`/`Weak` come from `alloc`. Under loom they are wrapped (loom's own
+//! `Arc` has no `Weak`): the last drop of a `std` `Arc` synchronises with
+//! every earlier drop through its release decrement + acquire fence, which
+//! loom cannot see, so it would report the node's final drop as racing with
+//! other threads' earlier accesses. The wrapper adds what the real
+//! decrement does, as an AcqRel RMW on a loom atomic, at every handle drop.
 //!
 //! Invariant kept by every caller: no critical section runs user code or
 //! panics, so a poisoned `std` mutex still guards consistent data and
 //! [`Mutex::lock`] simply takes it back.
 
+#[cfg(not(loom))]
 pub(crate) use alloc::sync::{Arc, Weak};
+
+#[cfg(loom)]
+pub(crate) use loom_arc::{Arc, Weak};
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
@@ -65,5 +73,76 @@ impl<T> Mutex<T> {
     #[cfg(all(not(loom), not(feature = "std")))]
     pub(crate) fn get_mut(&mut self) -> &mut T {
         self.0.get_mut()
+    }
+}
+
+#[cfg(loom)]
+mod loom_arc {
+    //! `std` `Arc`/`Weak` with each handle's end made visible to loom.
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Shared<T> {
+        value: T,
+        handle_ends: AtomicUsize,
+    }
+
+    /// Always `Some` but while being dropped or unwrapped.
+    pub(crate) struct Arc<T>(Option<std::sync::Arc<Shared<T>>>);
+
+    pub(crate) struct Weak<T>(std::sync::Weak<Shared<T>>);
+
+    impl<T> Arc<T> {
+        pub(crate) fn new(value: T) -> Self {
+            let handle_ends = AtomicUsize::new(0);
+            Arc(Some(std::sync::Arc::new(Shared { value, handle_ends })))
+        }
+
+        fn shared(&self) -> &std::sync::Arc<Shared<T>> {
+            self.0.as_ref().expect("loom Arc shim used after drop")
+        }
+
+        pub(crate) fn downgrade(this: &Self) -> Weak<T> {
+            Weak(std::sync::Arc::downgrade(this.shared()))
+        }
+
+        pub(crate) fn ptr_eq(a: &Self, b: &Self) -> bool {
+            std::sync::Arc::ptr_eq(a.shared(), b.shared())
+        }
+
+        pub(crate) fn try_unwrap(mut this: Self) -> Result<T, Self> {
+            let shared = this.0.take().expect("loom Arc shim used after drop");
+            shared.handle_ends.fetch_add(1, Ordering::AcqRel);
+            match std::sync::Arc::try_unwrap(shared) {
+                Ok(shared) => Ok(shared.value),
+                Err(shared) => Err(Arc(Some(shared))),
+            }
+        }
+    }
+
+    impl<T> Clone for Arc<T> {
+        fn clone(&self) -> Self {
+            Arc(Some(self.shared().clone()))
+        }
+    }
+
+    impl<T> core::ops::Deref for Arc<T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            &self.shared().value
+        }
+    }
+
+    impl<T> Drop for Arc<T> {
+        fn drop(&mut self) {
+            if let Some(shared) = self.0.take() {
+                shared.handle_ends.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    impl<T> Weak<T> {
+        pub(crate) fn upgrade(&self) -> Option<Arc<T>> {
+            self.0.upgrade().map(|shared| Arc(Some(shared)))
+        }
     }
 }

@@ -1,0 +1,75 @@
+//! Test helpers: go-quitter's `AddGoRoutine` on OS threads, and deadlines
+//! that need no runtime.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::mpsc;
+use std::thread;
+
+use futures::channel::oneshot;
+use quitter_core::{AlreadyQuit, Quitter};
+
+/// Runs `f(q)` on a thread, tracked by `q` as `name`: go-quitter's
+/// `AddGoRoutine`. Refused (and `f` never runs) once `q` has quit.
+#[track_caller]
+pub fn go(
+    q: &Quitter,
+    name: &'static str,
+    f: impl FnOnce(Quitter) + Send + 'static,
+) -> Result<thread::JoinHandle<()>, AlreadyQuit> {
+    let guard = q.track(name)?;
+    let q = q.clone();
+    Ok(thread::spawn(move || {
+        f(q);
+        drop(guard);
+    }))
+}
+
+/// A task body that returns once its quitter quits.
+pub fn until_quit(q: Quitter) {
+    futures::executor::block_on(q.quitted());
+}
+
+/// A task that ignores the quit and returns only when released: the
+/// "bad goroutine". The sender releases it (dropping it does too).
+pub fn hung() -> (mpsc::Sender<()>, impl FnOnce(Quitter) + Send + 'static) {
+    let (release, wait) = mpsc::channel::<()>();
+    (release, move |_q: Quitter| {
+        let _ = wait.recv();
+    })
+}
+
+/// A deadline that has already passed.
+pub fn expired() -> impl Future<Output = ()> {
+    std::future::ready(())
+}
+
+/// A deadline that never comes.
+pub fn never() -> impl Future<Output = ()> {
+    std::future::pending()
+}
+
+/// A deadline fired by hand.
+pub fn manual_deadline() -> (oneshot::Sender<()>, impl Future<Output = ()>) {
+    let (fire, deadline) = oneshot::channel::<()>();
+    (fire, async move {
+        let _ = deadline.await;
+    })
+}
+
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    futures::executor::block_on(f)
+}
+
+/// A deadline that comes once every thread in `handles` has returned (so a
+/// "good" task has certainly ended before the wait gives up).
+pub fn after_join(handles: Vec<thread::JoinHandle<()>>) -> impl Future<Output = ()> {
+    let (fire, deadline) = manual_deadline();
+    thread::spawn(move || {
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        let _ = fire.send(());
+    });
+    deadline
+}

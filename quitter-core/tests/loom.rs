@@ -1,0 +1,139 @@
+//! loom models of every race in the core (run with
+//! `RUSTFLAGS="--cfg loom" cargo test -p quitter-core --release --test loom`).
+//!
+//! Each model is two or three threads and a few operations, so loom can
+//! explore every interleaving of the state word, the node locks and
+//! event-listener's own atomics (its `loom` feature) in seconds.
+#![cfg(loom)]
+
+use loom::future::block_on;
+use loom::thread;
+use quitter_core::Quitter;
+
+/// Quit vs track: the task is either refused, or counted and waited for.
+/// Never lost (done while it lives), never waited for forever after it
+/// ended (a done-waiter on a third thread always wakes).
+#[test]
+fn quit_vs_track() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let tracker = {
+            let root = root.clone();
+            thread::spawn(move || match root.track("task") {
+                Ok(guard) => {
+                    assert!(!root.is_done(), "a live task holds the quitter open");
+                    drop(guard);
+                    true
+                }
+                Err(_) => {
+                    assert!(root.is_quitting(), "refused only after quit");
+                    false
+                }
+            })
+        };
+        let quitter = {
+            let root = root.clone();
+            thread::spawn(move || {
+                root.quit();
+            })
+        };
+        block_on(root.done());
+        tracker.join().unwrap();
+        quitter.join().unwrap();
+        assert!(root.is_done());
+        assert_eq!(root.task_count(), 0);
+    });
+}
+
+/// Quit vs child creation: a child made concurrently with its parent's
+/// quit is either refused or quit by it. Never orphaned.
+#[test]
+fn quit_vs_child() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let maker = {
+            let root = root.clone();
+            thread::spawn(move || root.child("child").ok())
+        };
+        root.quit();
+        match maker.join().unwrap() {
+            Some(child) => {
+                assert!(
+                    child.is_quitting(),
+                    "a child that was accepted got the quit"
+                );
+                assert!(child.is_done(), "quit and without tasks");
+                drop(child);
+            }
+            None => assert!(root.is_quitting()),
+        }
+        assert!(root.is_done());
+        assert_eq!(root.child_count(), 0);
+    });
+}
+
+/// The last guard's drop vs a `done()` waiter: the waiter always wakes.
+#[test]
+fn last_guard_drop_vs_done_waiter() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let child = root.child("child").unwrap();
+        let guard = child.track("task").unwrap();
+        root.quit();
+        let ender = thread::spawn(move || drop(guard));
+        // Waits on the root: the done transition must cascade up from the
+        // child and wake it.
+        block_on(root.done());
+        assert!(child.is_done());
+        ender.join().unwrap();
+    });
+}
+
+/// Dropping a child's last handle vs its parent's quit: the child is
+/// unlinked exactly once, its hold released exactly once, and the parent
+/// finishes.
+#[test]
+fn child_drop_vs_parent_quit() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let child = root.child("child").unwrap();
+        let dropper = thread::spawn(move || drop(child));
+        let quitter = {
+            let root = root.clone();
+            thread::spawn(move || {
+                root.quit();
+            })
+        };
+        block_on(root.done());
+        dropper.join().unwrap();
+        quitter.join().unwrap();
+        assert_eq!(root.child_count(), 0);
+        assert!(root.is_done());
+    });
+}
+
+/// Two quits racing on overlapping subtrees: when either returns, the
+/// whole subtree below it is quitting, and exactly one cause wins per node.
+#[test]
+fn concurrent_quits_reach_every_descendant() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let mid = root.child("mid").unwrap();
+        let leaf = mid.child("leaf").unwrap();
+        let inner = {
+            let mid = mid.clone();
+            let leaf = leaf.clone();
+            thread::spawn(move || {
+                let first = mid.quit();
+                assert!(leaf.is_quitting());
+                first
+            })
+        };
+        let outer_first = root.quit();
+        assert!(mid.is_quitting() && leaf.is_quitting());
+        let inner_first = inner.join().unwrap();
+        assert!(outer_first, "nobody else quit the root");
+        assert!(leaf.cause().is_some());
+        let _ = inner_first;
+    });
+}
