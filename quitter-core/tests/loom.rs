@@ -14,7 +14,7 @@ use quitter_core::Quitter;
 /// Never lost (done while it lives), never waited for forever after it
 /// ended (a done-waiter on a third thread always wakes).
 #[test]
-fn quit_vs_track() {
+fn loom_quit_vs_track() {
     loom::model(|| {
         let root = Quitter::new("main");
         let tracker = {
@@ -48,7 +48,7 @@ fn quit_vs_track() {
 /// Quit vs child creation: a child made concurrently with its parent's
 /// quit is either refused or quit by it. Never orphaned.
 #[test]
-fn quit_vs_child() {
+fn loom_quit_vs_child() {
     loom::model(|| {
         let root = Quitter::new("main");
         let maker = {
@@ -74,7 +74,7 @@ fn quit_vs_child() {
 
 /// The last guard's drop vs a `done()` waiter: the waiter always wakes.
 #[test]
-fn last_guard_drop_vs_done_waiter() {
+fn loom_last_guard_drop_vs_done_waiter() {
     loom::model(|| {
         let root = Quitter::new("main");
         let child = root.child("child").unwrap();
@@ -93,7 +93,7 @@ fn last_guard_drop_vs_done_waiter() {
 /// unlinked exactly once, its hold released exactly once, and the parent
 /// finishes.
 #[test]
-fn child_drop_vs_parent_quit() {
+fn loom_child_drop_vs_parent_quit() {
     loom::model(|| {
         let root = Quitter::new("main");
         let child = root.child("child").unwrap();
@@ -115,7 +115,7 @@ fn child_drop_vs_parent_quit() {
 /// Two quits racing on overlapping subtrees: when either returns, the
 /// whole subtree below it is quitting, and exactly one cause wins per node.
 #[test]
-fn concurrent_quits_reach_every_descendant() {
+fn loom_concurrent_quits_reach_every_descendant() {
     loom::model(|| {
         let root = Quitter::new("main");
         let mid = root.child("mid").unwrap();
