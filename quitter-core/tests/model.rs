@@ -1,0 +1,248 @@
+//! Model-based test: random operations on a quit tree, checked step by step
+//! against a plain reference model (no atomics, no locks, no laziness).
+//!
+//! Invariants checked after every step:
+//! - a child or task is refused exactly when the node or an ancestor quit;
+//! - `is_quitting` and `is_done` match the model (done = quit and no live
+//!   task anywhere below);
+//! - a wait with an already-expired deadline is `Ok` exactly when done, and
+//!   its report lists exactly the live tasks of the subtree, by path;
+//! - a node is linked to its parent exactly while it has a handle, a live
+//!   task or a linked child; after everything is dropped nothing is linked.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{block_on, expired};
+use proptest::prelude::*;
+use quitter_core::{Quitter, TaskGuard};
+
+#[derive(Clone, Debug)]
+enum Op {
+    Child(usize),
+    DropHandle(usize),
+    Track(usize),
+    EndTask(usize),
+    Quit(usize),
+    Check(usize),
+    WaitExpired(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let node = 0..12usize;
+    prop_oneof![
+        3 => node.clone().prop_map(Op::Child),
+        2 => node.clone().prop_map(Op::DropHandle),
+        3 => node.clone().prop_map(Op::Track),
+        2 => (0..8usize).prop_map(Op::EndTask),
+        1 => node.clone().prop_map(Op::Quit),
+        2 => node.clone().prop_map(Op::Check),
+        1 => node.prop_map(Op::WaitExpired),
+    ]
+}
+
+struct ModelNode {
+    parent: Option<usize>,
+    quit: bool,
+    path: String,
+}
+
+#[derive(Default)]
+struct Model {
+    nodes: Vec<ModelNode>,
+    /// Live tasks: (node, name).
+    tasks: Vec<(usize, String)>,
+    handles: Vec<bool>,
+}
+
+impl Model {
+    fn ancestors_and_self(&self, mut node: usize) -> Vec<usize> {
+        let mut chain = vec![node];
+        while let Some(parent) = self.nodes[node].parent {
+            chain.push(parent);
+            node = parent;
+        }
+        chain
+    }
+
+    fn quitting(&self, node: usize) -> bool {
+        self.ancestors_and_self(node)
+            .iter()
+            .any(|&n| self.nodes[n].quit)
+    }
+
+    fn in_subtree(&self, node: usize, root: usize) -> bool {
+        self.ancestors_and_self(node).contains(&root)
+    }
+
+    fn done(&self, node: usize) -> bool {
+        self.quitting(node) && !self.tasks.iter().any(|(n, _)| self.in_subtree(*n, node))
+    }
+
+    /// A node exists (is linked) while it has a handle, a live task, or a
+    /// linked child.
+    fn linked(&self, node: usize) -> bool {
+        self.handles[node]
+            || self.tasks.iter().any(|(n, _)| *n == node)
+            || self.children(node).any(|c| self.linked(c))
+    }
+
+    fn children(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.nodes.len()).filter(move |&c| self.nodes[c].parent == Some(node))
+    }
+
+    fn live_report(&self, node: usize) -> BTreeMap<String, Vec<String>> {
+        let mut report: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (n, name) in &self.tasks {
+            if self.in_subtree(*n, node) {
+                report
+                    .entry(self.nodes[*n].path.clone())
+                    .or_default()
+                    .push(name.clone());
+            }
+        }
+        for names in report.values_mut() {
+            names.sort();
+        }
+        report
+    }
+}
+
+fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let mut model = Model::default();
+    model.nodes.push(ModelNode {
+        parent: None,
+        quit: false,
+        path: "n0".into(),
+    });
+    model.handles.push(true);
+    let mut handles: Vec<Option<Quitter>> = vec![Some(Quitter::new("n0"))];
+    let mut guards: Vec<TaskGuard> = Vec::new();
+    let mut task_serial = 0;
+
+    for op in ops {
+        match op {
+            Op::Child(i) => {
+                let Some(Some(q)) = handles.get(i) else {
+                    continue;
+                };
+                let id = model.nodes.len();
+                let real = q.child(format!("n{id}"));
+                prop_assert_eq!(
+                    real.is_err(),
+                    model.quitting(i),
+                    "child refused iff quitting"
+                );
+                if let Ok(child) = real {
+                    let path = format!("{}/n{id}", model.nodes[i].path);
+                    prop_assert_eq!(child.path(), path.clone());
+                    model.nodes.push(ModelNode {
+                        parent: Some(i),
+                        quit: false,
+                        path,
+                    });
+                    model.handles.push(true);
+                    handles.push(Some(child));
+                }
+            }
+            Op::DropHandle(i) => {
+                // The root handle stays, to observe the end state.
+                if i == 0 || i >= handles.len() {
+                    continue;
+                }
+                handles[i] = None;
+                model.handles[i] = false;
+            }
+            Op::Track(i) => {
+                let Some(Some(q)) = handles.get(i) else {
+                    continue;
+                };
+                // Names repeat on purpose: entries must stay distinct.
+                task_serial += 1;
+                let name = format!("t{}", task_serial % 3);
+                let real = q.track(name.clone());
+                prop_assert_eq!(
+                    real.is_err(),
+                    model.quitting(i),
+                    "track refused iff quitting"
+                );
+                if let Ok(guard) = real {
+                    guards.push(guard);
+                    model.tasks.push((i, name));
+                }
+            }
+            Op::EndTask(k) => {
+                if k < guards.len() {
+                    drop(guards.remove(k));
+                    model.tasks.remove(k);
+                }
+            }
+            Op::Quit(i) => {
+                let Some(Some(q)) = handles.get(i) else {
+                    continue;
+                };
+                let first = q.quit();
+                prop_assert_eq!(
+                    first,
+                    !model.quitting(i),
+                    "quit returns true only the first time"
+                );
+                model.nodes[i].quit = true;
+            }
+            Op::Check(i) => {
+                let Some(Some(q)) = handles.get(i) else {
+                    continue;
+                };
+                prop_assert_eq!(q.is_quitting(), model.quitting(i));
+                prop_assert_eq!(q.is_done(), model.done(i));
+                let linked_children = model.children(i).filter(|&c| model.linked(c)).count();
+                prop_assert_eq!(
+                    q.child_count(),
+                    linked_children,
+                    "linked children of n{}",
+                    i
+                );
+            }
+            Op::WaitExpired(i) => {
+                let Some(Some(q)) = handles.get(i) else {
+                    continue;
+                };
+                let result = block_on(q.wait_done_until(expired()));
+                prop_assert_eq!(result.is_ok(), model.done(i));
+                if let Err(report) = result {
+                    let mut real: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                    for quitter in &report.quitters {
+                        let mut names: Vec<String> =
+                            quitter.tasks.iter().map(|t| t.name.to_string()).collect();
+                        names.sort();
+                        real.insert(quitter.path.clone(), names);
+                    }
+                    prop_assert_eq!(real, model.live_report(i));
+                }
+            }
+        }
+        // Guards keep their quitters: each guard's quitter is the model's.
+        for (guard, (node, _)) in guards.iter().zip(&model.tasks) {
+            prop_assert_eq!(guard.quitter().path(), model.nodes[*node].path.clone());
+        }
+    }
+
+    // Everything dropped but the root: nothing is left linked.
+    drop(guards);
+    let root = handles[0].take().unwrap();
+    drop(handles);
+    prop_assert_eq!(root.child_count(), 0);
+    root.quit();
+    prop_assert!(root.is_done());
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_tree_matches_the_model(ops in proptest::collection::vec(op(), 1..60)) {
+        run(ops)?;
+    }
+}
