@@ -70,6 +70,7 @@ mod signals;
 mod state;
 mod sync;
 mod task;
+mod trace;
 mod tracked;
 mod wait;
 

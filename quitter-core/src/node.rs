@@ -34,6 +34,7 @@ use crate::report::{QuitterTasks, TaskPanic};
 use crate::state::State;
 use crate::sync::{Arc, Mutex, Weak};
 use crate::task::{Started, TaskInfo, TaskMeta};
+use crate::trace::{self, NodeSpan};
 use crate::AlreadyQuit;
 
 pub(crate) struct Node {
@@ -43,6 +44,7 @@ pub(crate) struct Node {
     pub(crate) quit_event: Event,
     pub(crate) done_event: Event,
     inner: Mutex<Inner>,
+    pub(crate) span: NodeSpan,
 }
 
 /// A child's place in its parent.
@@ -62,7 +64,9 @@ struct Inner {
 
 impl Node {
     fn new(name: Cow<'static, str>, link: Option<Link>) -> Node {
+        let span = NodeSpan::new(&name, link.as_ref().map(|link| &link.parent.span));
         Node {
+            span,
             name,
             link,
             state: State::new(),
@@ -173,12 +177,13 @@ impl Node {
         let path = self.path();
         let mut inner = self.inner.lock();
         if let Some(meta) = inner.tasks.get(key) {
-            let task = meta.snapshot();
-            inner.panics.push(TaskPanic {
+            let panic = TaskPanic {
                 path,
-                task,
+                task: meta.snapshot(),
                 message,
-            });
+            };
+            trace::panicked(&self.span, &panic);
+            inner.panics.push(panic);
         }
     }
 
@@ -188,6 +193,9 @@ impl Node {
         let cause = Arc::new(cause);
         let mut stack: Vec<Arc<Node>> = Vec::new();
         let first = self.quit_one(&cause, &mut stack);
+        if first {
+            trace::quit(&self.span, || self.path(), &cause);
+        }
         while let Some(node) = stack.pop() {
             node.quit_one(&cause, &mut stack);
             // `node` may be the last handle: its drop locks its parent,
@@ -229,6 +237,7 @@ impl Node {
     fn became_done(&self) {
         let mut node = self;
         loop {
+            trace::done(&node.span);
             node.done_event.notify(usize::MAX);
             match &node.link {
                 Some(link) if link.parent.state.release() => node = &link.parent,

@@ -183,7 +183,9 @@ impl Quitter {
         if finished || self.is_done() {
             Ok(())
         } else {
-            Err(self.live_tasks())
+            let report = self.live_tasks();
+            crate::trace::timed_out(&report);
+            Err(report)
         }
     }
 
@@ -199,6 +201,13 @@ impl Quitter {
     /// quitter that tracked it was dropped).
     pub fn panics(&self) -> Vec<TaskPanic> {
         Node::panics(&self.node)
+    }
+
+    /// This quitter's `tracing` span (`quitter{name=…}`, nested like the
+    /// tree): instrument its tasks with it to see their events in context.
+    #[cfg(feature = "tracing")]
+    pub fn span(&self) -> &tracing::Span {
+        self.node.span.span()
     }
 
     /// Do both handles point to the same quitter?

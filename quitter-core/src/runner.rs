@@ -155,20 +155,25 @@ impl<'a> MainRunner<'a> {
             .await
         };
         let done = done || root.is_done();
+        let timed_out = if done {
+            alloc::vec::Vec::new()
+        } else {
+            let hung = root.live_tasks();
+            crate::trace::timed_out(&hung);
+            hung.quitters
+        };
 
-        ExitReport {
+        let report = ExitReport {
             cause: root
                 .cause()
                 .unwrap_or_else(|| QuitCause::new(QuitCause::REQUESTED)),
-            timed_out: if done {
-                alloc::vec::Vec::new()
-            } else {
-                root.live_tasks().quitters
-            },
+            timed_out,
             panicked: root.panics(),
             forced: forced && !done,
             forced_exit_code,
-        }
+        };
+        crate::trace::exit(&report);
+        report
     }
 }
 
