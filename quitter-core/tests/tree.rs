@@ -320,3 +320,23 @@ fn errors_and_reports_read_well() {
     assert!(text.contains("tree.rs:"), "{text}");
     assert!(text.contains("running for"), "{text}");
 }
+
+#[test]
+fn handles_guards_and_futures_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Quitter>();
+    send_sync::<quitter_core::TaskGuard>();
+    send_sync::<quitter_core::ExitReport>();
+    send_sync::<quitter_core::TimeoutReport>();
+    send::<quitter_core::Quitted<'static>>();
+    send::<quitter_core::Done<'static>>();
+    send::<quitter_core::RunUntilQuit<'static, std::future::Ready<()>>>();
+    send::<quitter_core::Tracked<std::future::Ready<()>>>();
+    // A tracked future owning its quitter can be spawned on any runtime.
+    let root = Quitter::new("main");
+    let q = root.clone();
+    let fut = root.track_future("t", async move { q.quitted().await }).unwrap();
+    fn spawnable<F: Future + Send + 'static>(_: &F) {}
+    spawnable(&fut);
+}
