@@ -19,6 +19,10 @@ pub struct QuitCause {
     pub index: Option<usize>,
     /// What the source produced, e.g. `"SIGTERM"` or an error message.
     pub detail: Option<String>,
+    /// The quit was caused by a failure (a source that produced an error,
+    /// or [`failed`](Self::failed)): the exit code is at least 1 even if
+    /// every task returned.
+    pub failure: bool,
 }
 
 impl QuitCause {
@@ -31,7 +35,14 @@ impl QuitCause {
             label: label.into(),
             index: None,
             detail: None,
+            failure: false,
         }
+    }
+
+    /// Marks the cause as a failure (see [`failure`](Self::failure)).
+    pub fn failed(mut self) -> Self {
+        self.failure = true;
+        self
     }
 
     /// Sets the source index.
@@ -40,8 +51,10 @@ impl QuitCause {
         self
     }
 
-    /// Sets the detail from anything a source may produce.
+    /// Sets the detail from anything a source may produce; an event that
+    /// is a failure (an `Err`, an `io::Error`) marks the cause as one.
     pub fn with_detail(mut self, detail: impl EventDetail) -> Self {
+        self.failure |= detail.is_failure();
         self.detail = detail.into_detail();
         self
     }
@@ -57,12 +70,19 @@ impl fmt::Display for QuitCause {
     }
 }
 
-/// What a quit source's event says, turned into a [`QuitCause::detail`].
+/// What a quit source's event says, turned into a [`QuitCause::detail`],
+/// and whether it is a failure ([`QuitCause::failure`]).
 ///
 /// Implemented for `()` (no detail), strings, `Option`s of these, `Result`s
-/// whose error is `Display` (the error is the detail), and with `std`,
-/// `std::io::Error`. Map anything else to a `String` first.
+/// whose error is `Display` (an `Err` is a failure, its text the detail),
+/// and with `std`, `std::io::Error` (a failure). Map anything else to a
+/// `String`, or a `Result`, first.
 pub trait EventDetail {
+    /// Is this event a failure? (Default: no.)
+    fn is_failure(&self) -> bool {
+        false
+    }
+
     /// The detail text, if any.
     fn into_detail(self) -> Option<String>;
 }
@@ -98,12 +118,23 @@ impl EventDetail for Cow<'static, str> {
 }
 
 impl<T: EventDetail> EventDetail for Option<T> {
+    fn is_failure(&self) -> bool {
+        self.as_ref().is_some_and(EventDetail::is_failure)
+    }
+
     fn into_detail(self) -> Option<String> {
         self.and_then(EventDetail::into_detail)
     }
 }
 
 impl<T: EventDetail, E: fmt::Display> EventDetail for Result<T, E> {
+    fn is_failure(&self) -> bool {
+        match self {
+            Ok(value) => value.is_failure(),
+            Err(_) => true,
+        }
+    }
+
     fn into_detail(self) -> Option<String> {
         match self {
             Ok(value) => value.into_detail(),
@@ -114,6 +145,10 @@ impl<T: EventDetail, E: fmt::Display> EventDetail for Result<T, E> {
 
 #[cfg(feature = "std")]
 impl EventDetail for std::io::Error {
+    fn is_failure(&self) -> bool {
+        true
+    }
+
     fn into_detail(self) -> Option<String> {
         Some(self.to_string())
     }

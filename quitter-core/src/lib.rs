@@ -130,10 +130,12 @@
 //!     .run(|| async {}) // the deadline, made when the quit happens
 //!     .await;
 //! assert_eq!(report.cause.index, Some(1));
-//! assert_eq!(report.exit_code(), 0); // nothing was running
+//! // Every task returned, but an error caused the quit: exit code 1.
+//! assert!(report.cause.failure);
+//! assert_eq!(report.exit_code(), 1);
 //! assert_eq!(
 //!     report.to_string(),
-//!     "Received quit from 'HTTP server error' (bind: address in use)\n\
+//!     "Received quit from 'HTTP server error' (bind: address in use), a failure\n\
 //!      Successfully quit application, all tracked tasks returned\n"
 //! );
 //! # });
@@ -164,6 +166,8 @@ mod node;
 mod quitter;
 mod report;
 mod runner;
+#[cfg(feature = "std")]
+mod shutdown;
 mod signals;
 mod state;
 mod sync;
@@ -177,6 +181,10 @@ pub use error::AlreadyQuit;
 pub use quitter::Quitter;
 pub use report::{ExitReport, QuitterTasks, TaskPanic, TimeoutReport};
 pub use runner::MainRunner;
+#[cfg(feature = "std")]
+pub use shutdown::{Runtime, Shutdown};
+#[cfg(feature = "std")]
+pub use signals::SignalError;
 pub use signals::{SignalClaim, SignalsAlreadyClaimed};
 pub use task::{TaskGuard, TaskInfo};
 #[cfg(feature = "std")]

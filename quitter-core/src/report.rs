@@ -118,13 +118,20 @@ pub struct ExitReport {
 }
 
 impl ExitReport {
-    /// Every task returned and none panicked.
+    /// Every task returned in time, none panicked, the wait was not forced
+    /// and the cause was not a failure.
     pub fn is_clean(&self) -> bool {
-        self.timed_out.is_empty() && self.panicked.is_empty() && !self.forced
+        self.all_returned() && self.panicked.is_empty() && !self.cause.failure
+    }
+
+    /// Every task returned (or panicked) before the deadline, and the wait
+    /// was not forced.
+    pub fn all_returned(&self) -> bool {
+        self.timed_out.is_empty() && !self.forced
     }
 
     /// 0 if clean; `forced_exit_code` if a second event forced the end;
-    /// 1 otherwise.
+    /// 1 otherwise (tasks timed out or panicked, or the cause is a failure).
     pub fn exit_code(&self) -> u8 {
         if self.is_clean() {
             0
@@ -138,17 +145,22 @@ impl ExitReport {
 
 impl fmt::Display for ExitReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Received quit from {}", self.cause)?;
-        if self.is_clean() {
-            return writeln!(
+        write!(f, "Received quit from {}", self.cause)?;
+        if self.cause.failure {
+            f.write_str(", a failure")?;
+        }
+        f.write_str("\n")?;
+        if self.all_returned() {
+            writeln!(
                 f,
                 "Successfully quit application, all tracked tasks returned"
-            );
+            )?;
+        } else {
+            writeln!(
+                f,
+                "Failed to quit application, not all tracked tasks returned"
+            )?;
         }
-        writeln!(
-            f,
-            "Failed to quit application, not all tracked tasks returned"
-        )?;
         if self.forced {
             writeln!(f, "The wait was cut short by a second quit event")?;
         }
@@ -159,6 +171,22 @@ impl fmt::Display for ExitReport {
             writeln!(f, "{panic}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(feature = "std")]
+impl ExitReport {
+    /// Prints the report to standard error and ends the process with its
+    /// [exit code](Self::exit_code), at once.
+    ///
+    /// Unlike returning the report from `main` (after which a runtime is
+    /// dropped, and tokio's waits for every blocking task), this exits on
+    /// time even when a task or blocking work hangs.
+    pub fn exit(&self) -> ! {
+        use std::io::Write;
+        std::eprint!("{self}");
+        let _ = std::io::stdout().flush();
+        std::process::exit(i32::from(self.exit_code()))
     }
 }
 

@@ -25,7 +25,9 @@ use crate::cause::{EventDetail, QuitCause};
 use crate::report::ExitReport;
 use crate::Quitter;
 
-type Source<'a> = Pin<Box<dyn Stream<Item = (usize, Option<String>)> + 'a>>;
+/// A source's event: its index, detail and whether it is a failure.
+type SourceEvent = (usize, Option<String>, bool);
+type Source<'a> = Pin<Box<dyn Stream<Item = SourceEvent> + 'a>>;
 
 /// Waits for the first quit source, quits the tree, waits for it up to a
 /// deadline, and reports: go-quitter's main quitter and exit function.
@@ -59,7 +61,9 @@ impl<'a> MainRunner<'a> {
     }
 
     /// Adds a source that fires once, when `future` completes; its output
-    /// becomes the cause's detail. Sources are indexed in the order added.
+    /// becomes the cause's detail (an `Err` or `io::Error` output makes the
+    /// cause a [failure](QuitCause::failure)). Sources are indexed in the
+    /// order added.
     pub fn source<F>(self, label: impl Into<Cow<'static, str>>, future: F) -> Self
     where
         F: Future + 'a,
@@ -77,9 +81,10 @@ impl<'a> MainRunner<'a> {
     {
         let index = self.labels.len();
         self.labels.push(label.into());
-        self.sources.push(Box::pin(
-            stream.map(move |item| (index, item.into_detail())),
-        ));
+        self.sources.push(Box::pin(stream.map(move |item| {
+            let failure = item.is_failure();
+            (index, item.into_detail(), failure)
+        })));
         self
     }
 
@@ -128,10 +133,11 @@ impl<'a> MainRunner<'a> {
             })
             .await
         };
-        if let Some((index, detail)) = event {
+        if let Some((index, detail, failure)) = event {
             let label = labels.get(index).cloned().unwrap_or_default();
             let mut cause = QuitCause::new(label).with_index(index);
             cause.detail = detail;
+            cause.failure = failure;
             root.quit_with(cause);
         }
 

@@ -47,3 +47,48 @@ impl fmt::Display for SignalsAlreadyClaimed {
 
 #[cfg(feature = "std")]
 impl std::error::Error for SignalsAlreadyClaimed {}
+
+/// The shutdown signal handlers could not be installed.
+#[cfg(feature = "std")]
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SignalError {
+    /// They are already installed in this process by another main helper.
+    AlreadyClaimed(SignalsAlreadyClaimed),
+    /// The runtime or the OS refused (e.g. no tokio runtime).
+    Install(std::io::Error),
+}
+
+#[cfg(feature = "std")]
+impl fmt::Display for SignalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignalError::AlreadyClaimed(e) => e.fmt(f),
+            SignalError::Install(e) => write!(f, "cannot install the quit signal handlers: {e}"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for SignalError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SignalError::AlreadyClaimed(e) => Some(e),
+            SignalError::Install(e) => Some(e),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl From<SignalsAlreadyClaimed> for SignalError {
+    fn from(e: SignalsAlreadyClaimed) -> Self {
+        SignalError::AlreadyClaimed(e)
+    }
+}
+
+#[cfg(feature = "std")]
+impl From<std::io::Error> for SignalError {
+    fn from(e: std::io::Error) -> Self {
+        SignalError::Install(e)
+    }
+}

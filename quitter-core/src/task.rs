@@ -112,6 +112,25 @@ impl TaskGuard {
     }
 }
 
+impl TaskGuard {
+    /// Runs `work` as this task (blocking work on a thread pool, say): the
+    /// task ends when `work` returns; with `std`, a panic in `work` is
+    /// recorded with its message and then resumed. This is what the
+    /// adapters' `spawn_blocking`/`unblock` run on their pools.
+    pub fn run<T>(self, work: impl FnOnce() -> T) -> T {
+        #[cfg(feature = "std")]
+        return match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+            Ok(value) => value,
+            Err(payload) => {
+                self.panicked(crate::panic_message(&*payload));
+                std::panic::resume_unwind(payload)
+            }
+        };
+        #[cfg(not(feature = "std"))]
+        work()
+    }
+}
+
 impl Drop for TaskGuard {
     fn drop(&mut self) {
         self.node.end_task(self.key);

@@ -15,6 +15,29 @@ fn clean_shutdown_reports_the_cause_and_exits_0() {
     let worker = go(&root, "worker", until_quit).unwrap();
     let report = block_on(
         MainRunner::new(root.clone())
+            .source("HTTP server error", never())
+            .stream_source("OS interrupt signal", stream::iter(["SIGTERM"]))
+            .run(never),
+    );
+    worker.join().unwrap();
+    assert!(report.is_clean());
+    assert_eq!(report.exit_code(), 0);
+    assert_eq!(report.cause.label, "OS interrupt signal");
+    assert_eq!(report.cause.index, Some(1));
+    assert!(!report.cause.failure);
+    assert_eq!(
+        report.to_string(),
+        "Received quit from 'OS interrupt signal' (SIGTERM)\n\
+         Successfully quit application, all tracked tasks returned\n"
+    );
+}
+
+#[test]
+fn an_error_from_a_source_is_a_failure_even_when_every_task_returns() {
+    let root = Quitter::new("main");
+    let worker = go(&root, "worker", until_quit).unwrap();
+    let report = block_on(
+        MainRunner::new(root.clone())
             .source("OS interrupt signal", never())
             .source("HTTP server error", async {
                 Err::<(), _>(std::io::Error::new(
@@ -25,15 +48,41 @@ fn clean_shutdown_reports_the_cause_and_exits_0() {
             .run(never),
     );
     worker.join().unwrap();
-    assert!(report.is_clean());
-    assert_eq!(report.exit_code(), 0);
+    assert!(report.all_returned());
+    assert!(report.cause.failure);
+    assert!(!report.is_clean());
+    assert_eq!(report.exit_code(), 1);
     assert_eq!(report.cause.label, "HTTP server error");
     assert_eq!(report.cause.index, Some(1));
     assert_eq!(report.cause.detail.as_deref(), Some("address in use"));
     assert_eq!(
         report.to_string(),
-        "Received quit from 'HTTP server error' (address in use)\n\
+        "Received quit from 'HTTP server error' (address in use), a failure\n\
          Successfully quit application, all tracked tasks returned\n"
+    );
+
+    // A bare io::Error, and a quit by code with a failed cause, likewise.
+    let report = block_on(
+        MainRunner::new(Quitter::new("main"))
+            .source("accept", async {
+                std::io::Error::other("too many open files")
+            })
+            .run(never),
+    );
+    assert_eq!(report.exit_code(), 1);
+    let root = Quitter::new("main");
+    root.quit_with(QuitCause::new("config reload failed").failed());
+    let report = block_on(MainRunner::new(root).run(never));
+    assert_eq!(report.exit_code(), 1);
+    // An Ok result or a plain detail is not a failure.
+    let report = block_on(
+        MainRunner::new(Quitter::new("main"))
+            .source("job", async { Ok::<_, std::io::Error>("finished") })
+            .run(never),
+    );
+    assert_eq!(
+        (report.exit_code(), report.cause.detail.as_deref()),
+        (0, Some("finished"))
     );
 }
 
@@ -154,6 +203,7 @@ fn a_panicked_task_makes_the_exit_unclean() {
     assert!(report.timed_out.is_empty());
     assert_eq!(report.panicked.len(), 1);
     assert_eq!(report.exit_code(), 1);
+    assert!(report.all_returned(), "a panicked task has returned");
     let text = report.to_string();
     assert!(
         text.contains("worker") && text.contains("panicked: index out of bounds"),

@@ -336,7 +336,24 @@ fn handles_guards_and_futures_are_send_and_sync() {
     // A tracked future owning its quitter can be spawned on any runtime.
     let root = Quitter::new("main");
     let q = root.clone();
-    let fut = root.track_future("t", async move { q.quitted().await }).unwrap();
+    let fut = root
+        .track_future("t", async move { q.quitted().await })
+        .unwrap();
     fn spawnable<F: Future + Send + 'static>(_: &F) {}
     spawnable(&fut);
+}
+
+#[test]
+fn a_guard_runs_blocking_work_and_records_its_panic() {
+    let root = Quitter::new("main");
+    let guard = root.track("blocking").unwrap();
+    assert_eq!(guard.run(|| 5), 5);
+    assert_eq!(root.task_count(), 0, "the task ended with the work");
+    let guard = root.track("blocking").unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        guard.run(|| -> () { panic!("disk on fire") })
+    }));
+    assert!(caught.is_err(), "the panic is resumed");
+    assert_eq!(root.panics()[0].message, "disk on fire");
+    assert_eq!(root.task_count(), 0);
 }

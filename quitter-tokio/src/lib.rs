@@ -1,1 +1,62 @@
-//! Placeholder: filled by its own issue.
+//! quitter on tokio: signal sources, tracked spawn, a timed join, a `main`
+//! helper, and `CancellationToken` interop.
+//!
+//! Everything here is a thin layer over [`quitter_core`]: the quit tree,
+//! the task registry, panic capture, time-out reports and the main runner
+//! live there; this crate only supplies tokio's signals, spawner and timer.
+//!
+//! | module | gives |
+//! |---|---|
+//! | [`signals`] | Ctrl-C, SIGTERM, SIGHUP and "any shutdown signal" as [`Stream`](futures_core::Stream)s of signal names |
+//! | [`spawn()`], [`spawn_unnamed`], [`spawn_blocking`] | tokio tasks tracked by a [`Quitter`], refused after quit |
+//! | [`wait_done`] | [`Quitter::wait_done_until`] with a tokio timer |
+//! | [`Shutdown`] ([`Tokio`]) | `main` in a few lines: sources + timeout in, [`ExitReport`] out; [`ExitReport::exit`] ends the process on time |
+//! | `cancellation_token`, `cancel_on_quit`, `quit_on_cancel` | links to `tokio_util`'s `CancellationToken` (feature `tokio-util`, on by default) |
+//!
+//! # A `main`
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use quitter_tokio::{Quitter, Shutdown};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let root = Quitter::new("main");
+//!     // Install the signal handlers first, so a signal is never missed.
+//!     let shutdown = Shutdown::new(root.clone())
+//!         .timeout(Duration::from_secs(10))
+//!         .signals()?;
+//!
+//!     let worker = root.clone();
+//!     quitter_tokio::spawn(&root, "worker", async move {
+//!         worker.quitted().await; // do work until told to quit
+//!     })?;
+//!
+//!     let report = shutdown.run().await;
+//!     report.exit() // prints the report, exits with its code
+//! }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations)]
+
+#[cfg(feature = "tokio-util")]
+mod interop;
+mod join;
+mod runtime;
+pub mod signals;
+mod spawn;
+
+#[cfg(feature = "tokio-util")]
+pub use interop::{cancel_on_quit, cancellation_token, quit_on_cancel, TOKEN_CANCELLED};
+pub use join::wait_done;
+pub use runtime::{Shutdown, Tokio};
+pub use signals::SignalStream;
+pub use spawn::{spawn, spawn_blocking, spawn_unnamed};
+
+/// The runtime-free core this crate builds on.
+pub use quitter_core;
+pub use quitter_core::{
+    AlreadyQuit, ExitReport, QuitCause, Quitter, SignalError, SignalsAlreadyClaimed, TaskGuard,
+    TimeoutReport,
+};

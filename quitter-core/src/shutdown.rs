@@ -1,0 +1,187 @@
+//! [`Shutdown`]: the [`MainRunner`] with a runtime's timer and the process's
+//! shutdown signals, so that `main` is a few lines. The runtime adapters
+//! supply a [`Runtime`] and name `Shutdown<'a, TheirRuntime>` `Shutdown`.
+//!
+//! Invariants:
+//! - [`Shutdown::signals`] installs the handlers when it is called (so no
+//!   signal is missed between setup and `run`), and holds the process-wide
+//!   [`SignalClaim`] until `run` returns or the `Shutdown` is dropped: a
+//!   second installation meanwhile, by either adapter, is
+//!   [`SignalError::AlreadyClaimed`], not a panic;
+//! - `run` quits the root on the first event, waits at most the timeout
+//!   (the runtime's timer, started at the quit) for the tree, and ends at
+//!   once on a second event (`forced`), by default.
+
+use alloc::borrow::Cow;
+use core::fmt;
+use core::future::Future;
+use core::marker::PhantomData;
+use core::time::Duration;
+use std::io;
+
+use futures_core::Stream;
+
+use crate::{EventDetail, ExitReport, MainRunner, Quitter, SignalClaim, SignalError};
+
+/// What a runtime adapter supplies to [`Shutdown`]: a timer, and the
+/// process's shutdown signals as a stream of signal names.
+pub trait Runtime {
+    /// The timer future.
+    type Sleep: Future;
+    /// The shutdown signals (SIGINT and SIGTERM, or the Windows console
+    /// events), each item the signal's name, e.g. `"SIGTERM"`.
+    type Signals: Stream<Item = &'static str> + 'static;
+
+    /// A timer that fires after `duration`.
+    fn sleep(duration: Duration) -> Self::Sleep;
+
+    /// Installs the handlers of the shutdown signals.
+    ///
+    /// # Errors
+    ///
+    /// When the runtime or the OS refuses.
+    fn shutdown_signals() -> io::Result<Self::Signals>;
+}
+
+/// Runs a program's shutdown on runtime `R`: waits for the first quit
+/// source, quits the root, waits for the tree up to a timeout, and returns
+/// the [`ExitReport`].
+///
+/// Use it through an adapter, which names it `Shutdown`:
+///
+/// ```ignore
+/// let report = quitter_tokio::Shutdown::new(root)
+///     .timeout(Duration::from_secs(5))
+///     .signals()?                               // "OS interrupt/termination signal"
+///     .source("HTTP server error", server_error) // an error here is a failure: exit 1
+///     .run()
+///     .await;
+/// report.exit() // prints the report, exits with its code
+/// ```
+#[must_use = "the shutdown does nothing until `run` is awaited"]
+pub struct Shutdown<'a, R> {
+    runner: MainRunner<'a>,
+    timeout: Duration,
+    claim: Option<SignalClaim>,
+    runtime: PhantomData<fn() -> R>,
+}
+
+impl<'a, R: Runtime> Shutdown<'a, R> {
+    /// The quit timeout unless [`timeout`](Self::timeout) sets another.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// The label [`signals`](Self::signals) gives its source.
+    pub const SIGNAL_SOURCE: &'static str = "OS interrupt/termination signal";
+
+    /// A shutdown of the tree under `root`, with no source yet and the
+    /// [default timeout](Self::DEFAULT_TIMEOUT). With no source, it waits
+    /// for the root to be quit by code.
+    pub fn new(root: Quitter) -> Self {
+        Shutdown {
+            runner: MainRunner::new(root),
+            timeout: Self::DEFAULT_TIMEOUT,
+            claim: None,
+            runtime: PhantomData,
+        }
+    }
+
+    /// How long to wait for the tree after the quit.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Adds a source that fires once, when `future` completes; its output
+    /// (`()`, a string, an error, a `Result`, …) is the cause's detail, and
+    /// an error makes the cause a [failure](crate::QuitCause::failure).
+    ///
+    /// Completing is the event: a channel's `recv()` that fails because
+    /// every sender was dropped fires too; wait forever in that case if it
+    /// is not a reason to quit.
+    pub fn source<F>(mut self, label: impl Into<Cow<'static, str>>, future: F) -> Self
+    where
+        F: Future + 'a,
+        F::Output: EventDetail,
+    {
+        self.runner = self.runner.source(label, future);
+        self
+    }
+
+    /// Adds a source that fires on every item of `stream`: the first can be
+    /// the cause, a later one forces the end of the wait.
+    pub fn stream_source<S>(mut self, label: impl Into<Cow<'static, str>>, stream: S) -> Self
+    where
+        S: Stream + 'a,
+        S::Item: EventDetail,
+    {
+        self.runner = self.runner.stream_source(label, stream);
+        self
+    }
+
+    /// Installs the process's shutdown signal handlers
+    /// ([`Runtime::shutdown_signals`]) as the source
+    /// [`SIGNAL_SOURCE`](Self::SIGNAL_SOURCE); the signal's name is the
+    /// cause's detail.
+    ///
+    /// # Errors
+    ///
+    /// [`SignalError::AlreadyClaimed`] if another `Shutdown` (of either
+    /// adapter) holds the process's signals; [`SignalError::Install`] if
+    /// the runtime or the OS refuses. Nothing is held after an error.
+    pub fn signals(self) -> Result<Self, SignalError> {
+        self.signals_as(Self::SIGNAL_SOURCE)
+    }
+
+    /// [`signals`](Self::signals) with another label.
+    ///
+    /// # Errors
+    ///
+    /// As [`signals`](Self::signals).
+    pub fn signals_as(mut self, label: impl Into<Cow<'static, str>>) -> Result<Self, SignalError> {
+        if self.claim.is_some() {
+            return Err(SignalError::AlreadyClaimed(crate::SignalsAlreadyClaimed));
+        }
+        let claim = SignalClaim::acquire()?;
+        let stream = R::shutdown_signals()?;
+        self.claim = Some(claim);
+        self.runner = self.runner.stream_source(label, stream);
+        Ok(self)
+    }
+
+    /// Whether a second event ends the wait at once (default: `true`).
+    pub fn force_on_second_event(mut self, force: bool) -> Self {
+        self.runner = self.runner.force_on_second_event(force);
+        self
+    }
+
+    /// The exit code of a forced end (default: 130, as after Ctrl-C).
+    pub fn forced_exit_code(mut self, code: u8) -> Self {
+        self.runner = self.runner.forced_exit_code(code);
+        self
+    }
+
+    /// Waits for the first event (or a quit by code), quits the root, waits
+    /// for the tree until the timeout (or a second event), and reports.
+    /// Releases the signal claim when it returns.
+    pub async fn run(self) -> ExitReport {
+        let Shutdown {
+            runner,
+            timeout,
+            claim,
+            ..
+        } = self;
+        let report = runner.run(|| R::sleep(timeout)).await;
+        drop(claim);
+        report
+    }
+}
+
+impl<R> fmt::Debug for Shutdown<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shutdown")
+            .field("runner", &self.runner)
+            .field("timeout", &self.timeout)
+            .field("signals", &self.claim.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,83 @@
+//! Tracked spawn: tokio tasks counted by a [`Quitter`].
+//!
+//! Invariants (all from the core's [`Quitter::track`] /
+//! [`Quitter::track_future`]):
+//! - a spawn after quit is refused with [`AlreadyQuit`], and the future (or
+//!   closure) is dropped without ever running;
+//! - an accepted task is counted before it is spawned, so `done()` waits
+//!   for it, and it ends exactly when its future completes, is aborted or is
+//!   dropped with the runtime;
+//! - a panic inside the task is recorded with its message (the exit report
+//!   lists it) and then resumed, so the [`JoinHandle`] yields tokio's usual
+//!   panic `JoinError`;
+//! - the recorded spawn location is the caller's (`#[track_caller]`).
+
+use std::borrow::Cow;
+use std::future::Future;
+
+use quitter_core::{AlreadyQuit, Quitter};
+use tokio::task::JoinHandle;
+
+/// Spawns `future` on the current tokio runtime as a task of `quitter`
+/// named `name`.
+///
+/// Refused once `quitter` (or an ancestor) has quit: then nothing is
+/// spawned and `future` is dropped unpolled.
+///
+/// # Panics
+///
+/// Outside a tokio runtime, like [`tokio::spawn`].
+#[track_caller]
+pub fn spawn<F>(
+    quitter: &Quitter,
+    name: impl Into<Cow<'static, str>>,
+    future: F,
+) -> Result<JoinHandle<F::Output>, AlreadyQuit>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let tracked = quitter.track_future(name, future)?;
+    Ok(tokio::spawn(tracked))
+}
+
+/// [`spawn`] with the task named after the future's type
+/// ([`core::any::type_name`], e.g. `my_app::serve::{{closure}}`); the
+/// report also shows the call site, as for every tracked task.
+///
+/// # Panics
+///
+/// Outside a tokio runtime, like [`tokio::spawn`].
+#[track_caller]
+pub fn spawn_unnamed<F>(quitter: &Quitter, future: F) -> Result<JoinHandle<F::Output>, AlreadyQuit>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    spawn(quitter, core::any::type_name::<F>(), future)
+}
+
+/// Runs `f` on tokio's blocking pool as a task of `quitter` named `name`.
+///
+/// Refused once `quitter` has quit (then `f` is dropped, never called). A
+/// panic in `f` is recorded with its message, then resumed. A blocking task
+/// cannot be interrupted: if it outlives the quit timeout it is reported as
+/// timed out, and [`ExitReport::exit`](crate::ExitReport::exit) ends the process without waiting
+/// for it (returning from `main` would wait).
+///
+/// # Panics
+///
+/// Outside a tokio runtime, like [`tokio::task::spawn_blocking`].
+#[track_caller]
+pub fn spawn_blocking<F, R>(
+    quitter: &Quitter,
+    name: impl Into<Cow<'static, str>>,
+    f: F,
+) -> Result<JoinHandle<R>, AlreadyQuit>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let guard = quitter.track(name)?;
+    Ok(tokio::task::spawn_blocking(move || guard.run(f)))
+}

@@ -1,0 +1,137 @@
+//! Real signals, raised in this test process. They live in their own test
+//! binary so they can never reach another test's process state, and they
+//! run one at a time (`SERIAL`) because the signal claim is process-wide.
+//! A signal is raised only after tokio's handler for it is installed.
+#![cfg(unix)]
+
+use std::time::{Duration, Instant};
+
+use futures_core::Stream;
+use quitter_tokio::signals::{hangup, interrupt, shutdown_signals, terminate};
+use quitter_tokio::{Quitter, Shutdown, SignalError};
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn raise(signal: libc::c_int) {
+    // SAFETY: `kill` on our own pid has no memory-safety preconditions; the
+    // callers installed tokio's handler for `signal` first.
+    let rc = unsafe { libc::kill(libc::getpid(), signal) };
+    assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+}
+
+/// The next item of `stream`, within a generous bound.
+async fn next<S: Stream<Item = &'static str> + Unpin>(stream: &mut S) -> &'static str {
+    let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx));
+    tokio::time::timeout(Duration::from_secs(10), next)
+        .await
+        .expect("the signal arrives")
+        .expect("signal streams do not end")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigint_during_the_wait_ends_it_at_once_with_forced() {
+    let _serial = SERIAL.lock().await;
+    let root = Quitter::new("main");
+    let shutdown = Shutdown::new(root.clone())
+        .timeout(Duration::from_secs(60))
+        .signals()
+        .expect("install the handlers");
+    quitter_tokio::spawn(&root, "stuck", std::future::pending::<()>()).unwrap();
+
+    let started = Instant::now();
+    let signaller = async {
+        raise(libc::SIGINT);
+        // The first SIGINT has been taken as the cause once the root quits.
+        root.quitted().await;
+        raise(libc::SIGINT);
+    };
+    let (report, ()) = tokio::join!(shutdown.run(), signaller);
+
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "forced long before the 60s timeout"
+    );
+    assert!(report.forced, "{report}");
+    assert_eq!(report.exit_code(), 130);
+    assert_eq!(report.cause.label, Shutdown::SIGNAL_SOURCE);
+    assert_eq!(report.cause.detail.as_deref(), Some("SIGINT"));
+    assert_eq!(report.timed_out[0].tasks[0].name, "stuck", "{report}");
+    assert!(report
+        .to_string()
+        .contains("cut short by a second quit event"));
+}
+
+#[tokio::test]
+async fn installing_the_signal_handlers_twice_is_an_error() {
+    let _serial = SERIAL.lock().await;
+    let first = Shutdown::new(Quitter::new("a"))
+        .signals()
+        .expect("first install");
+
+    let second = Shutdown::new(Quitter::new("b")).signals();
+    let error = second.expect_err("a second install is refused");
+    assert!(matches!(error, SignalError::AlreadyClaimed(_)), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "quit signal handlers are already installed in this process"
+    );
+    // The claim is the core's, shared with the smol adapter.
+    assert!(quitter_tokio::quitter_core::SignalClaim::acquire().is_err());
+
+    // The same `Shutdown` twice is refused too (and drops its claim).
+    let again = first.signals_as("again");
+    assert!(matches!(again, Err(SignalError::AlreadyClaimed(_))));
+
+    // Released: a new install works, and `run` releases it when it returns.
+    let root = Quitter::new("c");
+    let shutdown = Shutdown::new(root.clone())
+        .signals()
+        .expect("claim released");
+    root.quit();
+    let report = shutdown.run().await;
+    assert_eq!(report.cause.label, quitter_tokio::QuitCause::REQUESTED);
+    assert_eq!(report.exit_code(), 0);
+    drop(
+        Shutdown::new(Quitter::new("d"))
+            .signals()
+            .expect("released by run"),
+    );
+}
+
+#[test]
+fn installing_outside_a_runtime_is_an_error_not_a_panic() {
+    let _serial = SERIAL.blocking_lock();
+    let error = Shutdown::new(Quitter::new("main"))
+        .signals()
+        .expect_err("no runtime");
+    assert!(matches!(error, SignalError::Install(_)), "{error:?}");
+    assert!(error
+        .to_string()
+        .starts_with("cannot install the quit signal handlers"));
+    // The failed install released its claim.
+    drop(quitter_tokio::quitter_core::SignalClaim::acquire().expect("released"));
+    assert!(interrupt().is_err() && terminate().is_err() && hangup().is_err());
+}
+
+#[tokio::test]
+async fn signal_streams_name_each_signal() {
+    let _serial = SERIAL.lock().await;
+    let mut term = terminate().unwrap();
+    raise(libc::SIGTERM);
+    assert_eq!(next(&mut term).await, "SIGTERM");
+
+    let mut hup = hangup().unwrap();
+    raise(libc::SIGHUP);
+    assert_eq!(hup.recv().await, Some("SIGHUP"));
+
+    // "Any shutdown signal" sees both, in turn.
+    let mut any = shutdown_signals().unwrap();
+    raise(libc::SIGINT);
+    assert_eq!(next(&mut any).await, "SIGINT");
+    raise(libc::SIGTERM);
+    assert_eq!(next(&mut any).await, "SIGTERM");
+    assert_eq!(
+        format!("{any:?}"),
+        r#"SignalStream { signals: ["SIGINT", "SIGTERM"] }"#
+    );
+}
