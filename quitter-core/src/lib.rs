@@ -168,6 +168,7 @@ mod report;
 mod runner;
 #[cfg(feature = "std")]
 mod shutdown;
+mod signal_stream;
 mod signals;
 mod state;
 mod sync;
@@ -183,6 +184,7 @@ pub use report::{ExitReport, QuitterTasks, TaskPanic, TimeoutReport};
 pub use runner::MainRunner;
 #[cfg(feature = "std")]
 pub use shutdown::{Runtime, Shutdown};
+pub use signal_stream::SignalStream;
 #[cfg(feature = "std")]
 pub use signals::SignalError;
 pub use signals::{SignalClaim, SignalsAlreadyClaimed};

@@ -81,8 +81,8 @@ pub mod signals;
 mod spawn;
 
 pub use join::wait_done;
+pub use quitter_core::SignalStream;
 pub use runtime::{Shutdown, Smol};
-pub use signals::SignalStream;
 pub use spawn::{spawn, spawn_on, spawn_unnamed, spawn_unnamed_on, unblock};
 
 /// The runtime-free core this crate builds on.

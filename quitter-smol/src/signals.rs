@@ -30,13 +30,14 @@
 //! These functions register handlers but claim nothing: the process-wide
 //! "installed once" rule is [`Shutdown::signals`](crate::Shutdown::signals)'s.
 
-use std::fmt;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::Poll;
 
 use async_signal::{Signal, Signals};
 use futures_core::Stream;
+use futures_util::stream;
+pub use quitter_core::SignalStream;
 
 /// The signal Ctrl-C sends: `SIGINT`; on Windows `CTRL_C`.
 ///
@@ -44,7 +45,7 @@ use futures_core::Stream;
 ///
 /// When the OS refuses to register the handler.
 pub fn interrupt() -> io::Result<SignalStream> {
-    SignalStream::listen(&[Signal::Int])
+    listen(&[Signal::Int])
 }
 
 /// The polite "please stop" from a service manager: `SIGTERM`.
@@ -73,9 +74,9 @@ pub fn hangup() -> io::Result<SignalStream> {
 /// As [`interrupt`].
 pub fn shutdown_signals() -> io::Result<SignalStream> {
     #[cfg(windows)]
-    return SignalStream::listen(&[Signal::Int]);
+    return listen(&[Signal::Int]);
     #[cfg(not(windows))]
-    SignalStream::listen(&[Signal::Int, Signal::Term])
+    listen(&[Signal::Int, Signal::Term])
 }
 
 fn unix_only(signals: &'static [Signal]) -> io::Result<SignalStream> {
@@ -88,87 +89,21 @@ fn unix_only(signals: &'static [Signal]) -> io::Result<SignalStream> {
         ),
     ));
     #[cfg(not(windows))]
-    SignalStream::listen(signals)
+    listen(signals)
 }
 
-/// A stream of received signals, by name (`"SIGINT"`, `"SIGTERM"`, …).
-///
-/// It never ends on its own. When several are merged with
-/// [`or`](Self::or), they are polled in turn, so none starves the others.
-/// Deliveries are buffered in a small pipe per listener: a burst of signals
-/// that overflows it is seen in part.
-#[must_use = "streams do nothing unless polled"]
-pub struct SignalStream {
-    /// Each listener with the signals it was registered for.
-    listeners: Vec<(Signals, &'static [Signal])>,
-    /// Where the next poll starts, for fairness.
-    next: usize,
-}
-
-impl SignalStream {
-    fn listen(signals: &'static [Signal]) -> io::Result<SignalStream> {
-        Ok(SignalStream {
-            listeners: vec![(Signals::new(signals)?, signals)],
-            next: 0,
-        })
-    }
-
-    /// This stream and `other`, merged.
-    pub fn or(mut self, other: SignalStream) -> SignalStream {
-        self.listeners.extend(other.listeners);
-        self
-    }
-
-    /// The next signal's name; `None` only if every listener failed.
-    pub async fn recv(&mut self) -> Option<&'static str> {
-        std::future::poll_fn(|cx| self.poll_recv(cx)).await
-    }
-
-    /// Polls for the next signal's name.
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<&'static str>> {
-        let mut offset = 0;
-        while offset < self.listeners.len() {
-            let index = (self.next + offset) % self.listeners.len();
-            match Pin::new(&mut self.listeners[index].0).poll_next(cx) {
-                Poll::Ready(Some(Ok(signal))) => {
-                    self.next = (index + 1) % self.listeners.len();
-                    return Poll::Ready(Some(signal_name(signal)));
-                }
-                Poll::Ready(Some(Err(_)) | None) => {
-                    // This listener is broken: drop it (which unregisters
-                    // its handlers) and look at the one now in its place.
-                    self.listeners.remove(index);
-                    self.next = 0;
-                    offset = 0;
-                }
-                Poll::Pending => offset += 1,
-            }
-        }
-        if self.listeners.is_empty() {
-            Poll::Ready(None)
-        } else {
-            Poll::Pending
-        }
-    }
-}
-
-impl Stream for SignalStream {
-    type Item = &'static str;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<&'static str>> {
-        self.get_mut().poll_recv(cx)
-    }
-}
-
-impl fmt::Debug for SignalStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = (self.listeners.iter())
-            .flat_map(|(_, signals)| signals.iter().map(|&signal| signal_name(signal)))
-            .collect();
-        f.debug_struct("SignalStream")
-            .field("signals", &names)
-            .finish()
-    }
+/// Registers `signals` with one `async-signal` listener, as a
+/// [`SignalStream`]; the listener drops out if reading its pipe fails.
+fn listen(signals: &'static [Signal]) -> io::Result<SignalStream> {
+    let mut listener = Signals::new(signals)?;
+    let names: Vec<&'static str> = signals.iter().map(|&signal| signal_name(signal)).collect();
+    let received = stream::poll_fn(move |cx| match Pin::new(&mut listener).poll_next(cx) {
+        Poll::Ready(Some(Ok(signal))) => Poll::Ready(Some(signal_name(signal))),
+        // A broken pipe: this listener ends (dropping it unregisters it).
+        Poll::Ready(Some(Err(_)) | None) => Poll::Ready(None),
+        Poll::Pending => Poll::Pending,
+    });
+    Ok(SignalStream::from_listener(&names, received))
 }
 
 /// The conventional name of a signal this module listens to.

@@ -50,8 +50,8 @@ mod spawn;
 #[cfg(feature = "tokio-util")]
 pub use interop::{cancel_on_quit, cancellation_token, quit_on_cancel, TOKEN_CANCELLED};
 pub use join::wait_done;
+pub use quitter_core::SignalStream;
 pub use runtime::{Shutdown, Tokio};
-pub use signals::SignalStream;
 pub use spawn::{spawn, spawn_blocking, spawn_unnamed};
 
 /// The runtime-free core this crate builds on.

@@ -25,12 +25,11 @@
 //! These functions install handlers but claim nothing: the process-wide
 //! "installed once" rule is [`Shutdown::signals`](crate::Shutdown::signals)'s.
 
-use std::fmt;
 use std::io;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures_core::Stream;
+use futures_util::stream;
+pub use quitter_core::SignalStream;
 
 /// The signals (or console events) Ctrl-C sends: `SIGINT`; on Windows
 /// `CTRL_C` and `CTRL_BREAK`.
@@ -44,7 +43,7 @@ use futures_core::Stream;
 /// In a tokio runtime built without its I/O driver (tokio's rule).
 pub fn interrupt() -> io::Result<SignalStream> {
     #[cfg(unix)]
-    return unix::listen(&[(unix::SignalKind::interrupt(), "SIGINT")]);
+    return unix::listen(unix::SignalKind::interrupt(), "SIGINT");
     #[cfg(windows)]
     return windows::interrupt();
     #[cfg(not(any(unix, windows)))]
@@ -59,7 +58,7 @@ pub fn interrupt() -> io::Result<SignalStream> {
 /// As [`interrupt`].
 pub fn terminate() -> io::Result<SignalStream> {
     #[cfg(unix)]
-    return unix::listen(&[(unix::SignalKind::terminate(), "SIGTERM")]);
+    return unix::listen(unix::SignalKind::terminate(), "SIGTERM");
     #[cfg(windows)]
     return windows::terminate();
     #[cfg(not(any(unix, windows)))]
@@ -74,7 +73,7 @@ pub fn terminate() -> io::Result<SignalStream> {
 /// As [`interrupt`].
 pub fn hangup() -> io::Result<SignalStream> {
     #[cfg(unix)]
-    return unix::listen(&[(unix::SignalKind::hangup(), "SIGHUP")]);
+    return unix::listen(unix::SignalKind::hangup(), "SIGHUP");
     #[cfg(windows)]
     return windows::hangup();
     #[cfg(not(any(unix, windows)))]
@@ -94,71 +93,18 @@ pub fn shutdown_signals() -> io::Result<SignalStream> {
     Ok(signals)
 }
 
-/// A stream of received signals, by name (`"SIGINT"`, `"CTRL_C"`, …).
-///
-/// It never ends on its own. When several signals are merged, they are
-/// polled in turn, so none starves the others. Like tokio's listeners,
-/// signals that arrive before the stream is polled are coalesced: a burst
-/// of the same signal may be seen once.
-#[must_use = "streams do nothing unless polled"]
-pub struct SignalStream {
-    listeners: Vec<(Listener, &'static str)>,
-    /// Where the next poll starts, for fairness.
-    next: usize,
-}
-
-impl SignalStream {
-    /// This stream and `other`, merged.
-    pub fn or(mut self, other: SignalStream) -> SignalStream {
-        self.listeners.extend(other.listeners);
-        self
-    }
-
-    /// The next signal's name; `None` only if every listener ended (tokio
-    /// never ends them while the runtime runs).
-    pub async fn recv(&mut self) -> Option<&'static str> {
-        std::future::poll_fn(|cx| self.poll_recv(cx)).await
-    }
-
-    /// Polls for the next signal's name.
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<&'static str>> {
-        let count = self.listeners.len();
-        let mut ended = 0;
-        for offset in 0..count {
-            let index = (self.next + offset) % count;
-            let (listener, name) = &mut self.listeners[index];
-            match listener.poll_recv(cx) {
-                Poll::Ready(Some(())) => {
-                    self.next = (index + 1) % count;
-                    return Poll::Ready(Some(*name));
-                }
-                Poll::Ready(None) => ended += 1,
-                Poll::Pending => {}
-            }
-        }
-        if ended == count {
-            Poll::Ready(None)
-        } else {
-            Poll::Pending
-        }
-    }
-}
-
-impl Stream for SignalStream {
-    type Item = &'static str;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<&'static str>> {
-        self.get_mut().poll_recv(cx)
-    }
-}
-
-impl fmt::Debug for SignalStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = self.listeners.iter().map(|(_, name)| *name).collect();
-        f.debug_struct("SignalStream")
-            .field("signals", &names)
-            .finish()
-    }
+/// One tokio listener as a [`SignalStream`] yielding `name`.
+fn listener<L>(
+    name: &'static str,
+    mut listener: L,
+    poll_recv: fn(&mut L, &mut Context<'_>) -> Poll<Option<()>>,
+) -> SignalStream
+where
+    L: Send + 'static,
+{
+    let names =
+        stream::poll_fn(move |cx| poll_recv(&mut listener, cx).map(|got| got.map(|()| name)));
+    SignalStream::from_listener(&[name], names)
 }
 
 /// tokio's checks for a runtime panic; ours is an error.
@@ -166,30 +112,6 @@ fn require_runtime() -> io::Result<()> {
     tokio::runtime::Handle::try_current()
         .map(drop)
         .map_err(io::Error::other)
-}
-
-/// One tokio signal listener.
-enum Listener {
-    #[cfg(unix)]
-    Unix(tokio::signal::unix::Signal),
-    #[cfg(windows)]
-    Windows(windows::Console),
-}
-
-impl Listener {
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<()>> {
-        match self {
-            #[cfg(unix)]
-            Listener::Unix(signal) => signal.poll_recv(cx),
-            #[cfg(windows)]
-            Listener::Windows(console) => console.poll_recv(cx),
-            #[cfg(not(any(unix, windows)))]
-            _ => {
-                let _ = cx;
-                Poll::Ready(None)
-            }
-        }
-    }
 }
 
 #[cfg(not(any(unix, windows)))]
@@ -204,82 +126,57 @@ fn unsupported() -> io::Result<SignalStream> {
 mod unix {
     use std::io;
 
+    use tokio::signal::unix::Signal;
     pub(super) use tokio::signal::unix::SignalKind;
 
-    use super::{require_runtime, Listener, SignalStream};
+    use super::{listener, require_runtime, SignalStream};
 
-    pub(super) fn listen(kinds: &[(SignalKind, &'static str)]) -> io::Result<SignalStream> {
+    pub(super) fn listen(kind: SignalKind, name: &'static str) -> io::Result<SignalStream> {
         require_runtime()?;
-        let listeners = kinds
-            .iter()
-            .map(|&(kind, name)| Ok((Listener::Unix(tokio::signal::unix::signal(kind)?), name)))
-            .collect::<io::Result<_>>()?;
-        Ok(SignalStream { listeners, next: 0 })
+        let signal = tokio::signal::unix::signal(kind)?;
+        Ok(listener(name, signal, Signal::poll_recv))
     }
 }
 
 #[cfg(windows)]
 mod windows {
     use std::io;
-    use std::task::{Context, Poll};
 
     use tokio::signal::windows as console;
 
-    use super::{require_runtime, Listener, SignalStream};
-
-    /// The console event listeners tokio has, one type each.
-    pub(super) enum Console {
-        CtrlC(console::CtrlC),
-        CtrlBreak(console::CtrlBreak),
-        CtrlClose(console::CtrlClose),
-        CtrlShutdown(console::CtrlShutdown),
-        CtrlLogoff(console::CtrlLogoff),
-    }
-
-    impl Console {
-        pub(super) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<()>> {
-            match self {
-                Console::CtrlC(l) => l.poll_recv(cx),
-                Console::CtrlBreak(l) => l.poll_recv(cx),
-                Console::CtrlClose(l) => l.poll_recv(cx),
-                Console::CtrlShutdown(l) => l.poll_recv(cx),
-                Console::CtrlLogoff(l) => l.poll_recv(cx),
-            }
-        }
-    }
-
-    fn one(console: Console, name: &'static str) -> SignalStream {
-        SignalStream {
-            listeners: vec![(Listener::Windows(console), name)],
-            next: 0,
-        }
-    }
+    use super::{listener, require_runtime, SignalStream};
 
     pub(super) fn interrupt() -> io::Result<SignalStream> {
         require_runtime()?;
-        Ok(one(Console::CtrlC(console::ctrl_c()?), "CTRL_C").or(one(
-            Console::CtrlBreak(console::ctrl_break()?),
-            "CTRL_BREAK",
-        )))
+        Ok(
+            listener("CTRL_C", console::ctrl_c()?, console::CtrlC::poll_recv).or(listener(
+                "CTRL_BREAK",
+                console::ctrl_break()?,
+                console::CtrlBreak::poll_recv,
+            )),
+        )
     }
 
     pub(super) fn terminate() -> io::Result<SignalStream> {
         require_runtime()?;
-        Ok(one(
-            Console::CtrlShutdown(console::ctrl_shutdown()?),
+        Ok(listener(
             "CTRL_SHUTDOWN",
+            console::ctrl_shutdown()?,
+            console::CtrlShutdown::poll_recv,
         )
-        .or(one(
-            Console::CtrlLogoff(console::ctrl_logoff()?),
+        .or(listener(
             "CTRL_LOGOFF",
+            console::ctrl_logoff()?,
+            console::CtrlLogoff::poll_recv,
         )))
     }
 
     pub(super) fn hangup() -> io::Result<SignalStream> {
         require_runtime()?;
-        Ok(one(
-            Console::CtrlClose(console::ctrl_close()?),
+        Ok(listener(
             "CTRL_CLOSE",
+            console::ctrl_close()?,
+            console::CtrlClose::poll_recv,
         ))
     }
 }
