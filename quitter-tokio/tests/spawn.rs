@@ -226,3 +226,41 @@ async fn the_shutdown_reports_a_hung_blocking_task_on_time() {
     blocking.await.unwrap().unwrap();
     assert!(root.is_done());
 }
+
+/// A task that panics while the shutdown is under way (in its clean-up
+/// after the quit) is reported with its message; the shutdown still ends
+/// on time, and a connection child dropped meanwhile keeps its panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_panics_during_shutdown_is_reported() {
+    let root = Quitter::new("main");
+    let conn = root.child("conn-7").unwrap();
+    let q = conn.clone();
+    let handler = spawn(&conn, "handler", async move {
+        q.quitted().await;
+        panic!("flush failed during shutdown");
+    })
+    .unwrap();
+    drop(conn); // the child lives on only through its task
+
+    let started = Instant::now();
+    let report = Shutdown::new(root.clone())
+        .timeout(Duration::from_secs(10))
+        .source("test", async {})
+        .run()
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no wait for the timeout"
+    );
+    assert!(handler.await.unwrap_err().is_panic());
+    assert!(report.all_returned(), "{report}");
+    assert_eq!(report.exit_code(), 1);
+    assert_eq!(report.panicked.len(), 1, "{report}");
+    assert_eq!(report.panicked[0].path, "main/conn-7");
+    assert_eq!(report.panicked[0].message, "flush failed during shutdown");
+    assert_eq!(
+        root.child_count(),
+        0,
+        "the dropped child was unlinked, its panic kept"
+    );
+}
