@@ -1,0 +1,144 @@
+//! Memory (issue 6, point 4), counted by a counting global allocator: heap bytes per idle
+//! child quitter, per live tracked task and per pending `quitted()` waiter,
+//! beside a child token, a `TaskTracker` task and a pending `cancelled()`.
+//! Prints a table (and `memory.json` for `ratios.py`); run with
+//! `cargo bench -p quitter-tokio --bench memory`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::task::Context;
+
+use quitter_tokio::Quitter;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const N: usize = 10_000;
+
+/// Heap bytes per item kept alive by `make` (the holding Vec is allocated
+/// before counting).
+fn per_item<T>(mut make: impl FnMut() -> T) -> f64 {
+    let mut keep = Vec::with_capacity(N);
+    let before = LIVE.load(Ordering::Relaxed);
+    for _ in 0..N {
+        keep.push(make());
+    }
+    let bytes = LIVE.load(Ordering::Relaxed) - before;
+    drop(keep);
+    bytes as f64 / N as f64
+}
+
+/// Polls once (so a waiter registers), with a waker that does nothing.
+fn poll_once<F: Future + Unpin>(future: &mut F) {
+    let _ = Pin::new(future).poll(&mut Context::from_waker(
+        futures_util::task::noop_waker_ref(),
+    ));
+}
+
+fn main() {
+    // A fresh root (and token) per row: a registry keeps its capacity, so
+    // a reused one would hide its entries' cost.
+    let fresh = || (Quitter::new("main"), CancellationToken::new());
+    let mut rows: Vec<(&str, f64, f64)> = Vec::new();
+
+    let (root, token) = fresh();
+
+    rows.push((
+        "idle child",
+        per_item(|| root.child("conn").unwrap()),
+        per_item(|| token.child_token()),
+    ));
+
+    // A live tracked task: the registration alone, then a spawned pending
+    // task (which includes tokio's own task allocation on both sides).
+    let (root, _) = fresh();
+    let tracker = TaskTracker::new();
+    rows.push((
+        "task registration",
+        per_item(|| root.track("task").unwrap()),
+        per_item(|| tracker.token()),
+    ));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let _enter = rt.enter();
+    let (root, token) = fresh();
+    let tracker = TaskTracker::new();
+    let spawned_quitter = per_item(|| {
+        let q = root.clone();
+        quitter_tokio::spawn(&root, "task", async move { q.quitted().await }).unwrap()
+    });
+    let spawned_tracker = per_item(|| {
+        let t = token.clone();
+        tracker.spawn(async move { t.cancelled().await })
+    });
+    rows.push(("spawned pending task", spawned_quitter, spawned_tracker));
+
+    // A pending waiter: heap bytes after its first poll, plus its own size.
+    let (root, token) = fresh();
+    let waiter_quitter = per_item(|| {
+        let mut waiter = Box::pin(root.quitted());
+        poll_once(&mut waiter);
+        waiter
+    }) - std::mem::size_of_val(&root.quitted()) as f64;
+    let waiter_token = per_item(|| {
+        let mut waiter = Box::pin(token.cancelled());
+        poll_once(&mut waiter);
+        waiter
+    }) - std::mem::size_of_val(&token.cancelled()) as f64;
+    rows.push(("pending waiter (heap)", waiter_quitter, waiter_token));
+    rows.push((
+        "pending waiter (future size)",
+        std::mem::size_of_val(&root.quitted()) as f64,
+        std::mem::size_of_val(&token.cancelled()) as f64,
+    ));
+
+    // A waiter on a quitter that already quit: nothing at all.
+    let quit = Quitter::new("quit");
+    quit.quit();
+    let before = LIVE.load(Ordering::Relaxed);
+    let mut waiter = quit.quitted();
+    poll_once(&mut waiter);
+    let on_quit = (LIVE.load(Ordering::Relaxed) - before) as f64;
+    rows.push(("waiter on a quit quitter", on_quit, 0.0));
+
+    println!(
+        "{:<30} {:>10} {:>12} {:>7}",
+        "bytes per item", "quitter", "tokio-util", "ratio"
+    );
+    let mut json = String::from("{");
+    for (i, (name, ours, theirs)) in rows.iter().enumerate() {
+        let ratio = if *theirs == 0.0 {
+            f64::NAN
+        } else {
+            ours / theirs
+        };
+        println!("{name:<30} {ours:>10.1} {theirs:>12.1} {ratio:>7.2}");
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&format!("\"{name}\":[{ours},{theirs}]"));
+    }
+    json.push('}');
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let _ = std::fs::write(dir.join("memory.json"), json);
+}
