@@ -3,6 +3,8 @@
 //! routes ([`respond`], given the runtime's sleep) and a connection's error
 //! line ([`report_error`]).
 
+#![warn(missing_docs)]
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;

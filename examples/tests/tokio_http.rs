@@ -25,3 +25,8 @@ fn slow_request_cut_at_deadline() {
 fn port_in_use_exits_1() {
     support::port_in_use_exits_1(EXAMPLE);
 }
+
+#[test]
+fn drain_under_load() {
+    support::load::drain_under_load(EXAMPLE);
+}

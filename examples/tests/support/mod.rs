@@ -1,7 +1,8 @@
 //! The shared scenario harness for the HTTP shutdown examples.
 //!
-//! `tests/tokio_http.rs` and `tests/smol_http.rs` call the same four
-//! scenarios with their example's name. Each scenario runs the real example
+//! `tests/tokio_http.rs` and `tests/smol_http.rs` call the same
+//! scenarios with their example's name (the drain under load, with its
+//! own client, is in [`load`]). Each scenario runs the real example
 //! binary as a subprocess, talks to it over loopback with plain `std` TCP
 //! (raw HTTP/1.1, no runtime), sends it real signals, and panics with the
 //! example's whole output when something is off.
@@ -48,6 +49,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+
+pub mod load;
 
 /// How long an example may take to print `Server listening on`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -419,6 +422,18 @@ impl Server {
                     "the process closed its stdout before printing `{PREFIX}<addr>`"
                 )),
             }
+        }
+    }
+
+    /// The next line the process prints on stdout (without its line end),
+    /// waiting until `deadline`; `None` once its stdout is closed. Fails if
+    /// no line comes in time.
+    pub fn next_stdout_line(&mut self, deadline: Instant) -> Option<String> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.stdout_lines.recv_timeout(left) {
+            Ok(line) => Some(line.trim_end_matches(['\r', '\n']).to_owned()),
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => self.fail("no stdout line before the deadline"),
         }
     }
 
