@@ -65,6 +65,38 @@ const SERVER_ERROR_SOURCE: &str = "HTTP server error";
 // The scenarios.
 // ---------------------------------------------------------------------------
 
+/// Defines one `#[test]` per HTTP scenario for `$example`, so that each
+/// example's test file is this one line and the two cannot drift apart.
+#[allow(unused_macros)] // the heartbeat test shares the module, not the scenarios
+macro_rules! http_scenarios {
+    ($example:literal) => {
+        #[test]
+        fn get_root_works() {
+            support::get_root_works($example);
+        }
+
+        #[test]
+        fn drain_twenty_slow_on_sigterm() {
+            support::drain_twenty_slow_on_sigterm($example);
+        }
+
+        #[test]
+        fn slow_request_cut_at_deadline() {
+            support::slow_request_cut_at_deadline($example);
+        }
+
+        #[test]
+        fn port_in_use_exits_1() {
+            support::port_in_use_exits_1($example);
+        }
+
+        #[test]
+        fn drain_under_load() {
+            support::load::drain_under_load($example);
+        }
+    };
+}
+
 /// `GET /` answers `Hello world!`, `GET /slow?ms=50` answers after 50 ms,
 /// both on one keep-alive connection; SIGTERM then ends the process with
 /// code 0.
