@@ -10,9 +10,9 @@
 //! from its parent before the link ends. An already-fired side is passed
 //! on at once, with no task.
 //!
-//! CORE-CANDIDATE: a synchronous on-quit callback in the core (run by
-//! `quit_with` during its walk) would make the quit -> token direction
-//! task-free: `token.cancel()` is synchronous.
+//! The quit -> token direction could be task-free with a synchronous
+//! on-quit callback in the core (run by `quit_with` during its walk), since
+//! `token.cancel()` is synchronous; the core has none yet.
 
 use quitter_core::{QuitCause, Quitter};
 use tokio_util::sync::CancellationToken;
