@@ -164,6 +164,7 @@ mod cause;
 mod error;
 mod node;
 mod quitter;
+mod registry;
 mod report;
 mod runner;
 #[cfg(feature = "std")]

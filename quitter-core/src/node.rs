@@ -8,20 +8,33 @@
 //! from its parent: a child per connection costs nothing once the
 //! connection is gone.
 //!
+//! Size: a node is made per connection, so what most nodes never use is
+//! allocated on first use, as one [`Extra`]: the [`Family`] (children,
+//! panics, the cause of a quit that started here) and the task
+//! [registry](crate::registry). An idle child is the node alone, smaller
+//! than a tokio-util child token.
+//!
 //! Invariants (with those of [`State`]):
 //! - Lock order: a walk never holds two node locks at once. `Arc`s upgraded
 //!   under a lock are dropped only after it is released (a last drop locks
-//!   the parent).
-//! - A child is created, and a task registered, under its parent's/node's
-//!   lock with [`State::try_hold`]; [`Node::quit`] sets `QUIT` under the same
-//!   lock before listing the children. So a child is either refused or seen
-//!   by the quit, and a task either refused or counted: nothing is lost.
+//!   the parent). Registry locks are leaves (see the registry).
+//! - A child is created under its parent's `family` lock with
+//!   [`State::try_hold`]; [`Node::quit`] sets `QUIT` and then lists the
+//!   children under the same lock. So a child is either refused or seen by
+//!   the quit: nothing is lost. (A node without `Extra` yet sets `QUIT`
+//!   first and then looks again; see [`Node::quit_one`] for why that is
+//!   enough.) Tasks get the same guarantee from the registry, whose
+//!   `try_hold` refuses once `QUIT` is set.
 //! - A child holds one hold on its parent from creation until it is done
 //!   (quit and without holds) or dropped unquit, whichever comes first.
+//! - The cause is stored only where a quit started (the first `quit` of that
+//!   node); a node quit by an ancestor's walk finds it on the nearest
+//!   ancestor that has one. That ancestor stored it before walking down.
 //! - All three walks are loops with an explicit stack or a parent pointer,
 //!   never recursion, so a 100 000-deep chain is fine.
 
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::panic::Location;
@@ -30,21 +43,29 @@ use event_listener::Event;
 use slab::Slab;
 
 use crate::cause::QuitCause;
+use crate::registry::{TaskKey, TaskRegistry};
 use crate::report::{QuitterTasks, TaskPanic};
 use crate::state::State;
-use crate::sync::{Arc, Mutex, Weak};
+use crate::sync::{Arc, Mutex, OnceCell, Weak};
 use crate::task::{Started, TaskInfo, TaskMeta};
 use crate::trace::{self, NodeSpan};
 use crate::AlreadyQuit;
 
 pub(crate) struct Node {
+    pub(crate) state: State,
     name: Cow<'static, str>,
     link: Option<Link>,
-    pub(crate) state: State,
-    pub(crate) quit_event: Event,
-    pub(crate) done_event: Event,
-    inner: Mutex<Inner>,
+    /// Notified when the node quits and when it is done: waiters re-check
+    /// the state word, so one event serves both (and keeps the node small).
+    pub(crate) event: Event,
+    extra: OnceCell<Box<Extra>>,
     pub(crate) span: NodeSpan,
+}
+
+/// What a node allocates at its first child, task, panic or quit cause.
+struct Extra {
+    family: Mutex<Family>,
+    tasks: TaskRegistry,
 }
 
 /// A child's place in its parent.
@@ -53,11 +74,12 @@ struct Link {
     slot: usize,
 }
 
+/// The node's relations, under its `family` lock.
 #[derive(Default)]
-struct Inner {
+struct Family {
+    /// Set by the first `quit` of this very node (not by an ancestor's).
     cause: Option<Arc<QuitCause>>,
     children: Slab<Weak<Node>>,
-    tasks: Slab<TaskMeta>,
     /// Panics of tasks of this node, and of dropped descendants.
     panics: Vec<TaskPanic>,
 }
@@ -66,14 +88,23 @@ impl Node {
     fn new(name: Cow<'static, str>, link: Option<Link>) -> Node {
         let span = NodeSpan::new(&name, link.as_ref().map(|link| &link.parent.span));
         Node {
-            span,
+            state: State::new(),
             name,
             link,
-            state: State::new(),
-            quit_event: Event::new(),
-            done_event: Event::new(),
-            inner: Mutex::new(Inner::default()),
+            event: Event::new(),
+            extra: OnceCell::new(),
+            span,
         }
+    }
+
+    /// The node's `Extra`, allocated if it has none yet.
+    fn extra(&self) -> &Extra {
+        self.extra.get_or_init(|| {
+            Box::new(Extra {
+                family: Mutex::new(Family::default()),
+                tasks: TaskRegistry::new(),
+            })
+        })
     }
 
     pub(crate) fn root(name: Cow<'static, str>) -> Arc<Node> {
@@ -103,27 +134,42 @@ impl Node {
         join_path(names.iter().rev().copied())
     }
 
+    /// The cause of the quit that reached this node: its own, or that of
+    /// the nearest ancestor where a quit started.
     pub(crate) fn cause(&self) -> Option<QuitCause> {
-        self.inner.lock().cause.as_deref().cloned()
+        if !self.state.is_quit() {
+            return None;
+        }
+        let mut node = self;
+        loop {
+            if let Some(extra) = node.extra.get() {
+                if let Some(cause) = &extra.family.lock().cause {
+                    return Some(QuitCause::clone(cause));
+                }
+            }
+            node = node.parent()?;
+        }
     }
 
     pub(crate) fn child_count(&self) -> usize {
-        self.inner.lock().children.len()
+        self.extra
+            .get()
+            .map_or(0, |extra| extra.family.lock().children.len())
     }
 
     pub(crate) fn task_count(&self) -> usize {
-        self.inner.lock().tasks.len()
+        self.extra.get().map_or(0, |extra| extra.tasks.len())
     }
 
     pub(crate) fn child(
         this: &Arc<Node>,
         name: Cow<'static, str>,
     ) -> Result<Arc<Node>, AlreadyQuit> {
-        let mut inner = this.inner.lock();
+        let mut family = this.extra().family.lock();
         if !this.state.try_hold() {
             return Err(AlreadyQuit);
         }
-        let entry = inner.children.vacant_entry();
+        let entry = family.children.vacant_entry();
         let link = Link {
             parent: this.clone(),
             slot: entry.key(),
@@ -137,23 +183,21 @@ impl Node {
         &self,
         name: Cow<'static, str>,
         location: &'static Location<'static>,
-    ) -> Result<usize, AlreadyQuit> {
+    ) -> Result<TaskKey, AlreadyQuit> {
         let meta = TaskMeta {
             name,
             location,
             started: Started::now(),
         };
-        let mut inner = self.inner.lock();
-        if !self.state.try_hold() {
-            return Err(AlreadyQuit);
-        }
-        Ok(inner.tasks.insert(meta))
+        self.extra()
+            .tasks
+            .register(meta, &self.state)
+            .ok_or(AlreadyQuit)
     }
 
-    pub(crate) fn task_info(&self, key: usize) -> TaskInfo {
-        let inner = self.inner.lock();
-        match inner.tasks.get(key) {
-            Some(meta) => meta.snapshot(),
+    pub(crate) fn task_info(&self, key: TaskKey) -> TaskInfo {
+        match self.extra.get().and_then(|extra| extra.tasks.info(key)) {
+            Some(info) => info,
             // Unreachable: the guard owning `key` is alive (module invariant
             // of `task`). Answer rather than panic.
             None => TaskInfo {
@@ -165,26 +209,28 @@ impl Node {
     }
 
     /// Ends the task registered under `key`: unregister, then release.
-    pub(crate) fn end_task(&self, key: usize) {
-        let meta = self.inner.lock().tasks.try_remove(key);
+    pub(crate) fn end_task(&self, key: TaskKey) {
+        let meta = self.extra.get().and_then(|extra| extra.tasks.remove(key));
         drop(meta);
         if self.state.release() {
             self.became_done();
         }
     }
 
-    pub(crate) fn record_panic(&self, key: usize, message: String) {
-        let path = self.path();
-        let mut inner = self.inner.lock();
-        if let Some(meta) = inner.tasks.get(key) {
-            let panic = TaskPanic {
-                path,
-                task: meta.snapshot(),
-                message,
-            };
-            trace::panicked(&self.span, &panic);
-            inner.panics.push(panic);
-        }
+    pub(crate) fn record_panic(&self, key: TaskKey, message: String) {
+        let Some(extra) = self.extra.get() else {
+            return;
+        };
+        let Some(task) = extra.tasks.info(key) else {
+            return;
+        };
+        let panic = TaskPanic {
+            path: self.path(),
+            task,
+            message,
+        };
+        trace::panicked(&self.span, &panic);
+        extra.family.lock().panics.push(panic);
     }
 
     /// Quits this node and every descendant, iteratively. Returns `true` if
@@ -192,39 +238,56 @@ impl Node {
     pub(crate) fn quit(&self, cause: QuitCause) -> bool {
         let cause = Arc::new(cause);
         let mut stack: Vec<Arc<Node>> = Vec::new();
-        let first = self.quit_one(&cause, &mut stack);
+        let first = self.quit_one(Some(&cause), &mut stack);
         if first {
             trace::quit(&self.span, || self.path(), &cause);
         }
         while let Some(node) = stack.pop() {
-            node.quit_one(&cause, &mut stack);
+            node.quit_one(None, &mut stack);
             // `node` may be the last handle: its drop locks its parent,
             // which this loop does not hold.
         }
         first
     }
 
-    /// Sets `QUIT` on one node and pushes its children. Children are pushed
-    /// even if the node had already quit: a concurrent quit may have set the
-    /// bit without having reached the children yet, and `quit()` promises
-    /// that every descendant is quitting when it returns.
-    fn quit_one(&self, cause: &Arc<QuitCause>, stack: &mut Vec<Arc<Node>>) -> bool {
-        let outcome = {
-            let mut inner = self.inner.lock();
-            let outcome = self.state.quit();
-            if outcome.first {
-                inner.cause = Some(cause.clone());
+    /// Sets `QUIT` on one node (storing `cause` if this is the node where
+    /// the quit started, and the first quit of it) and pushes its children.
+    /// Children are pushed even if the node had already quit: a concurrent
+    /// quit may have set the bit without having reached the children yet,
+    /// and `quit()` promises that every descendant is quitting when it
+    /// returns.
+    ///
+    /// A node without `Extra` has no children to list, unless a `child()`
+    /// is creating it right now. So it sets `QUIT` and looks again: a child
+    /// whose `try_hold` came before that `QUIT` made the `Extra` before its
+    /// `try_hold`, and our `quit` RMW acquires that `try_hold`, so the second
+    /// look sees the `Extra`, and its lock (taken after the child's critical
+    /// section, which holds that `try_hold`) shows the child.
+    fn quit_one(&self, cause: Option<&Arc<QuitCause>>, stack: &mut Vec<Arc<Node>>) -> bool {
+        let extra = match cause {
+            Some(_) => Some(self.extra()),
+            None => self.extra.get().map(|extra| &**extra),
+        };
+        let outcome = match extra {
+            Some(extra) => {
+                let mut family = extra.family.lock();
+                let outcome = self.state.quit();
+                if let (true, Some(cause)) = (outcome.first, cause) {
+                    family.cause = Some(cause.clone());
+                }
+                push_children(&family, stack);
+                outcome
             }
-            stack.extend(
-                inner
-                    .children
-                    .iter()
-                    .filter_map(|(_, child)| child.upgrade()),
-            );
-            outcome
+            None => {
+                let outcome = self.state.quit();
+                if let Some(extra) = self.extra.get() {
+                    push_children(&extra.family.lock(), stack);
+                }
+                outcome
+            }
         };
         if outcome.first {
-            self.quit_event.notify(usize::MAX);
+            self.event.notify(usize::MAX);
         }
         if outcome.became_done {
             self.became_done();
@@ -238,7 +301,7 @@ impl Node {
         let mut node = self;
         loop {
             trace::done(&node.span);
-            node.done_event.notify(usize::MAX);
+            node.event.notify(usize::MAX);
             match &node.link {
                 Some(link) if link.parent.state.release() => node = &link.parent,
                 _ => return,
@@ -250,15 +313,15 @@ impl Node {
     /// in depth-first order.
     pub(crate) fn live_tasks(this: &Arc<Node>) -> Vec<QuitterTasks> {
         let mut found = Vec::new();
-        Node::walk(this, |path, inner| {
-            if !inner.tasks.is_empty() {
+        Node::walk(this, |path, node| {
+            let Some(extra) = node.extra.get() else {
+                return;
+            };
+            let tasks = extra.tasks.snapshot();
+            if !tasks.is_empty() {
                 found.push(QuitterTasks {
                     path: path(),
-                    tasks: inner
-                        .tasks
-                        .iter()
-                        .map(|(_, meta)| meta.snapshot())
-                        .collect(),
+                    tasks,
                 });
             }
         });
@@ -268,18 +331,24 @@ impl Node {
     /// Every panic recorded in the subtree (including dropped descendants).
     pub(crate) fn panics(this: &Arc<Node>) -> Vec<TaskPanic> {
         let mut found = Vec::new();
-        Node::walk(this, |_, inner| found.extend(inner.panics.iter().cloned()));
+        Node::walk(this, |_, node| {
+            if let Some(extra) = node.extra.get() {
+                found.extend(extra.family.lock().panics.iter().cloned());
+            }
+        });
         found
     }
 
-    /// Visits every node of the subtree under its lock, depth first, with a
-    /// lazy path maker (paths are built only for nodes that need one).
-    fn walk(this: &Arc<Node>, mut visit: impl FnMut(&dyn Fn() -> String, &Inner)) {
+    /// Visits every node of the subtree, depth first, with a lazy path
+    /// maker (paths are built only for nodes that need one). `visit` runs
+    /// with no lock held.
+    fn walk(this: &Arc<Node>, mut visit: impl FnMut(&dyn Fn() -> String, &Node)) {
         let base = this.parent().map(|parent| parent.path());
         // (node, depth below self); `names` is the path from self to the
         // node being visited.
         let mut stack: Vec<(Arc<Node>, usize)> = alloc::vec![(this.clone(), 0)];
         let mut names: Vec<Cow<'static, str>> = Vec::new();
+        let mut children = Vec::new();
         while let Some((node, depth)) = stack.pop() {
             names.truncate(depth);
             names.push(node.name.clone());
@@ -290,21 +359,30 @@ impl Node {
                     None => join_path(own),
                 }
             };
-            let mut children = Vec::new();
-            {
-                let inner = node.inner.lock();
-                visit(&make_path, &inner);
+            visit(&make_path, &node);
+            if let Some(extra) = node.extra.get() {
                 children.extend(
-                    inner
+                    extra
+                        .family
+                        .lock()
                         .children
                         .iter()
                         .filter_map(|(_, child)| child.upgrade()),
                 );
             }
             // Reverse so that the first child is visited first.
-            stack.extend(children.into_iter().rev().map(|child| (child, depth + 1)));
+            stack.extend(children.drain(..).rev().map(|child| (child, depth + 1)));
         }
     }
+}
+
+fn push_children(family: &Family, stack: &mut Vec<Arc<Node>>) {
+    stack.extend(
+        family
+            .children
+            .iter()
+            .filter_map(|(_, child)| child.upgrade()),
+    );
 }
 
 fn join_path<'a>(names: impl Iterator<Item = &'a str>) -> String {
@@ -323,13 +401,13 @@ impl Drop for Node {
     /// `Arc`, unlinks the parent too, and so on up, in a loop.
     fn drop(&mut self) {
         let Some(link) = self.link.take() else { return };
-        let panics = core::mem::take(&mut self.inner.get_mut().panics);
+        let panics = take_panics(&mut self.extra);
         let mut parent = unlink(link, self.state.is_quit_at_drop(), panics);
         loop {
             match Arc::try_unwrap(parent) {
                 Ok(mut node) => {
                     let Some(link) = node.link.take() else { return };
-                    let panics = core::mem::take(&mut node.inner.get_mut().panics);
+                    let panics = take_panics(&mut node.extra);
                     parent = unlink(link, node.state.is_quit_at_drop(), panics);
                     // `node` drops here with no link: its own `drop` is a no-op.
                 }
@@ -347,14 +425,22 @@ impl Drop for Node {
 /// (a quit child with no holds is done and released that hold already).
 fn unlink(link: Link, was_quit: bool, panics: Vec<TaskPanic>) -> Arc<Node> {
     let Link { parent, slot } = link;
-    {
-        let mut inner = parent.inner.lock();
-        // The slot holds our `Weak`; nobody else removes it.
-        let _ = inner.children.try_remove(slot);
-        inner.panics.extend(panics);
+    // The parent's `Extra` exists (it holds our slot), and the slot holds
+    // our `Weak`: nobody else removes it.
+    if let Some(extra) = parent.extra.get() {
+        let mut family = extra.family.lock();
+        let _ = family.children.try_remove(slot);
+        family.panics.extend(panics);
     }
     if !was_quit && parent.state.release() {
         parent.became_done();
     }
     parent
+}
+
+fn take_panics(extra: &mut OnceCell<Box<Extra>>) -> Vec<TaskPanic> {
+    extra
+        .get_mut()
+        .map(|extra| core::mem::take(&mut extra.family.get_mut().panics))
+        .unwrap_or_default()
 }

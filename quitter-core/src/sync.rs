@@ -5,6 +5,9 @@
 //! - with `std`: `core` atomics and `std::sync::Mutex`;
 //! - without `std`: `core` atomics and a spin lock from the `spin` crate.
 //!
+//! A [`OnceCell`] (a value set once, then read without a lock) is std's
+//! `OnceLock`, or `spin::Once` without `std`; under loom, a model of it.
+//!
 //! `Arc`/`Weak` come from `alloc`. Under loom they are wrapped (loom's own
 //! `Arc` has no `Weak`): the last drop of a `std` `Arc` synchronises with
 //! every earlier drop through its release decrement + acquire fence, which
@@ -63,6 +66,22 @@ impl<T> Mutex<T> {
         self.0.lock()
     }
 
+    /// The guard, or `None` if another thread holds the lock right now.
+    #[cfg(any(loom, feature = "std"))]
+    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        match self.0.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// The guard, or `None` if another thread holds the lock right now.
+    #[cfg(all(not(loom), not(feature = "std")))]
+    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        self.0.try_lock()
+    }
+
     #[cfg(any(loom, feature = "std"))]
     pub(crate) fn get_mut(&mut self) -> &mut T {
         self.0
@@ -73,6 +92,84 @@ impl<T> Mutex<T> {
     #[cfg(all(not(loom), not(feature = "std")))]
     pub(crate) fn get_mut(&mut self) -> &mut T {
         self.0.get_mut()
+    }
+}
+
+/// A value set at most once, then read with one atomic load.
+#[cfg(not(loom))]
+pub(crate) struct OnceCell<T>(
+    #[cfg(feature = "std")] std::sync::OnceLock<T>,
+    #[cfg(not(feature = "std"))] spin::Once<T>,
+);
+
+#[cfg(not(loom))]
+impl<T> OnceCell<T> {
+    pub(crate) const fn new() -> Self {
+        #[cfg(feature = "std")]
+        return OnceCell(std::sync::OnceLock::new());
+        #[cfg(not(feature = "std"))]
+        OnceCell(spin::Once::new())
+    }
+
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&T> {
+        self.0.get()
+    }
+
+    pub(crate) fn get_mut(&mut self) -> Option<&mut T> {
+        self.0.get_mut()
+    }
+
+    #[inline]
+    pub(crate) fn get_or_init(&self, init: impl FnOnce() -> T) -> &T {
+        #[cfg(feature = "std")]
+        return self.0.get_or_init(init);
+        #[cfg(not(feature = "std"))]
+        self.0.call_once(init)
+    }
+}
+
+/// Under loom: std's `OnceLock` holds the value, and a loom mutex and flag
+/// carry the ordering (initialise under the mutex, publish with a release
+/// store, read after an acquire load), so loom sees the happens-before edge
+/// that std's `OnceLock` provides for real.
+#[cfg(loom)]
+pub(crate) struct OnceCell<T> {
+    value: std::sync::OnceLock<T>,
+    init: loom::sync::Mutex<()>,
+    published: loom::sync::atomic::AtomicBool,
+}
+
+#[cfg(loom)]
+impl<T> OnceCell<T> {
+    pub(crate) fn new() -> Self {
+        OnceCell {
+            value: std::sync::OnceLock::new(),
+            init: loom::sync::Mutex::new(()),
+            published: loom::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn get(&self) -> Option<&T> {
+        if self.published.load(Ordering::Acquire) {
+            self.value.get()
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn get_mut(&mut self) -> Option<&mut T> {
+        self.value.get_mut()
+    }
+
+    pub(crate) fn get_or_init(&self, init: impl FnOnce() -> T) -> &T {
+        if let Some(value) = self.get() {
+            return value;
+        }
+        let _init = self.init.lock().unwrap();
+        let value = self.value.get_or_init(init);
+        self.published.store(true, Ordering::Release);
+        value
     }
 }
 

@@ -5,8 +5,8 @@
 //! Invariants:
 //! - a guard exists only if [`State::try_hold`](crate::state::State) accepted
 //!   it, and it holds exactly one hold on its node until it is dropped;
-//! - the guard's registry key is present in its node's task slab for exactly
-//!   the guard's lifetime (only the guard removes it), so same-named tasks
+//! - the guard's [`TaskKey`] names an entry of its node's
+//!   [registry](crate::registry) for exactly the guard's lifetime (only the guard removes it), so same-named tasks
 //!   are distinct entries;
 //! - dropping the guard removes the entry *before* releasing the hold, so a
 //!   report taken after `done()` never shows an ended task.
@@ -18,11 +18,12 @@ use core::panic::Location;
 use core::time::Duration;
 
 use crate::node::Node;
+use crate::registry::TaskKey;
 use crate::sync::Arc;
 use crate::Quitter;
 
 /// When a task started: an `Instant` with `std`, nothing without.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Started(#[cfg(feature = "std")] std::time::Instant);
 
 impl Started {
@@ -89,7 +90,7 @@ impl fmt::Display for TaskInfo {
 #[must_use = "the task ends as soon as its guard is dropped"]
 pub struct TaskGuard {
     pub(crate) node: Arc<Node>,
-    pub(crate) key: usize,
+    pub(crate) key: TaskKey,
 }
 
 impl TaskGuard {

@@ -17,33 +17,27 @@ use pin_project_lite::pin_project;
 
 use crate::node::Node;
 
-/// Which condition a [`StateWait`] waits for.
-#[derive(Clone, Copy, Debug)]
-enum Until {
-    Quit,
-    Done,
-}
-
-/// The shared engine of [`Quitted`] and [`Done`].
-struct StateWait<'a> {
+/// The shared engine of [`Quitted`] (`DONE = false`) and [`Done`]. The
+/// condition is a type parameter, so a waiter is two words: the node and
+/// the listener.
+struct StateWait<'a, const DONE: bool> {
     node: &'a Node,
-    until: Until,
     listener: Option<EventListener>,
 }
 
-impl<'a> StateWait<'a> {
-    fn new(node: &'a Node, until: Until) -> Self {
+impl<'a, const DONE: bool> StateWait<'a, DONE> {
+    fn new(node: &'a Node) -> Self {
         StateWait {
             node,
-            until,
             listener: None,
         }
     }
 
     fn reached(&self) -> bool {
-        match self.until {
-            Until::Quit => self.node.state.is_quit(),
-            Until::Done => self.node.state.is_done(),
+        if DONE {
+            self.node.state.is_done()
+        } else {
+            self.node.state.is_quit()
         }
     }
 
@@ -54,13 +48,7 @@ impl<'a> StateWait<'a> {
                 return Poll::Ready(());
             }
             match &mut self.listener {
-                None => {
-                    let event = match self.until {
-                        Until::Quit => &self.node.quit_event,
-                        Until::Done => &self.node.done_event,
-                    };
-                    self.listener = Some(event.listen());
-                }
+                None => self.listener = Some(self.node.event.listen()),
                 Some(listener) => {
                     if Pin::new(listener).poll(cx).is_pending() {
                         return Poll::Pending;
@@ -75,11 +63,11 @@ impl<'a> StateWait<'a> {
 /// Ready once the quitter has been told to quit. See
 /// [`Quitter::quitted`](crate::Quitter::quitted).
 #[must_use = "futures do nothing unless polled"]
-pub struct Quitted<'a>(StateWait<'a>);
+pub struct Quitted<'a>(StateWait<'a, false>);
 
 impl<'a> Quitted<'a> {
     pub(crate) fn new(node: &'a Node) -> Self {
-        Quitted(StateWait::new(node, Until::Quit))
+        Quitted(StateWait::new(node))
     }
 }
 
@@ -102,11 +90,11 @@ impl core::fmt::Debug for Quitted<'_> {
 /// Ready once the quitter has quit and every task of its subtree ended. See
 /// [`Quitter::done`](crate::Quitter::done).
 #[must_use = "futures do nothing unless polled"]
-pub struct Done<'a>(StateWait<'a>);
+pub struct Done<'a>(StateWait<'a, true>);
 
 impl<'a> Done<'a> {
     pub(crate) fn new(node: &'a Node) -> Self {
-        Done(StateWait::new(node, Until::Done))
+        Done(StateWait::new(node))
     }
 }
 
