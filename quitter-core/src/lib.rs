@@ -45,10 +45,13 @@
 //!
 //! ## Tracked tasks
 //!
-//! A task is registered with [`Quitter::track`] (or wrapped with
+//! A task is tracked with [`Quitter::track`] (or wrapped with
 //! [`Quitter::track_future`], which is what the adapters' `spawn` do) and
-//! ends when its [`TaskGuard`] drops. Registration is atomic with respect to
-//! `quit`: once a quitter has quit, it refuses, and nothing was started.
+//! ends when its [`TaskGuard`] drops (or its future completes or is
+//! dropped). Tracking is atomic with respect to `quit`: once a quitter has
+//! quit, it refuses, and nothing was started. A tracked future counts from
+//! the call and is listed by name from its first poll; a report counts the
+//! ones never polled.
 //!
 //! ```
 //! use quitter_core::{AlreadyQuit, Quitter};

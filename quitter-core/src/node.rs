@@ -23,8 +23,9 @@
 //!   children under the same lock. So a child is either refused or seen by
 //!   the quit: nothing is lost. (A node without `Extra` yet sets `QUIT`
 //!   first and then looks again; see [`Node::quit_one`] for why that is
-//!   enough.) Tasks get the same guarantee from the registry, whose
-//!   `try_hold` refuses once `QUIT` is set.
+//!   enough.) A task needs no lock for it: its hold is the `try_hold` CAS
+//!   alone, which refuses once `QUIT` is set (see [`Hold`](crate::task::Hold));
+//!   listing it by name is a separate, later step.
 //! - A child holds one hold on its parent from creation until it is done
 //!   (quit and without holds) or dropped unquit, whichever comes first.
 //! - The cause is stored only where a quit started (the first `quit` of that
@@ -47,7 +48,7 @@ use crate::registry::{TaskKey, TaskRegistry};
 use crate::report::{QuitterTasks, TaskPanic};
 use crate::state::State;
 use crate::sync::{Arc, Mutex, OnceCell, Weak};
-use crate::task::{Started, TaskInfo, TaskMeta};
+use crate::task::{TaskInfo, TaskMeta};
 use crate::trace::{self, NodeSpan};
 use crate::AlreadyQuit;
 
@@ -157,8 +158,10 @@ impl Node {
             .map_or(0, |extra| extra.family.lock().children.len())
     }
 
+    /// Listed tasks plus tracked futures not polled yet.
     pub(crate) fn task_count(&self) -> usize {
-        self.extra.get().map_or(0, |extra| extra.tasks.len())
+        let listed = self.extra.get().map_or(0, |extra| extra.tasks.len());
+        listed + self.unpolled(listed)
     }
 
     pub(crate) fn child(
@@ -179,20 +182,9 @@ impl Node {
         Ok(child)
     }
 
-    pub(crate) fn track(
-        &self,
-        name: Cow<'static, str>,
-        location: &'static Location<'static>,
-    ) -> Result<TaskKey, AlreadyQuit> {
-        let meta = TaskMeta {
-            name,
-            location,
-            started: Started::now(),
-        };
-        self.extra()
-            .tasks
-            .register(meta, &self.state)
-            .ok_or(AlreadyQuit)
+    /// Lists a task that holds this node (see [`Hold`](crate::task::Hold)).
+    pub(crate) fn register_task(&self, meta: TaskMeta) -> TaskKey {
+        self.extra().tasks.register(meta)
     }
 
     pub(crate) fn task_info(&self, key: TaskKey) -> TaskInfo {
@@ -208,13 +200,36 @@ impl Node {
         }
     }
 
-    /// Ends the task registered under `key`: unregister, then release.
-    pub(crate) fn end_task(&self, key: TaskKey) {
+    /// Unlists the task registered under `key` (its hold is released
+    /// right after, by the guard's `Hold`).
+    pub(crate) fn remove_task(&self, key: TaskKey) {
         let meta = self.extra.get().and_then(|extra| extra.tasks.remove(key));
         drop(meta);
+    }
+
+    /// Releases one hold; the last one of a quit node makes it done.
+    pub(crate) fn release_hold(&self) {
         if self.state.release() {
             self.became_done();
         }
+    }
+
+    /// Holds that are neither a listed task nor a child that is not done:
+    /// tracked futures accepted but not polled yet. Exact when nothing is
+    /// changing (a hung tree); a task or child ending during the count can
+    /// skew it by one for that instant.
+    fn unpolled(&self, listed: usize) -> usize {
+        let holds = self.state.holds();
+        let mut children = Vec::new();
+        if let Some(extra) = self.extra.get() {
+            push_children(&extra.family.lock(), &mut children);
+        }
+        // Counted (and the `Arc`s dropped) with the lock released.
+        let holding = children
+            .iter()
+            .filter(|child| !child.state.is_done())
+            .count();
+        holds.saturating_sub(listed + holding)
     }
 
     pub(crate) fn record_panic(&self, key: TaskKey, message: String) {
@@ -314,14 +329,16 @@ impl Node {
     pub(crate) fn live_tasks(this: &Arc<Node>) -> Vec<QuitterTasks> {
         let mut found = Vec::new();
         Node::walk(this, |path, node| {
-            let Some(extra) = node.extra.get() else {
-                return;
-            };
-            let tasks = extra.tasks.snapshot();
-            if !tasks.is_empty() {
+            let tasks = node
+                .extra
+                .get()
+                .map_or_else(Vec::new, |extra| extra.tasks.snapshot());
+            let unpolled = node.unpolled(tasks.len());
+            if !tasks.is_empty() || unpolled > 0 {
                 found.push(QuitterTasks {
                     path: path(),
                     tasks,
+                    unpolled,
                 });
             }
         });

@@ -16,7 +16,7 @@ use crate::cause::QuitCause;
 use crate::node::Node;
 use crate::report::{TaskPanic, TimeoutReport};
 use crate::sync::Arc;
-use crate::task::TaskGuard;
+use crate::task::{Hold, TaskGuard};
 use crate::tracked::Tracked;
 use crate::wait::{Done, Quitted, RunUntilQuit};
 use crate::AlreadyQuit;
@@ -137,25 +137,28 @@ impl Quitter {
     #[track_caller]
     pub fn track(&self, name: impl Into<Cow<'static, str>>) -> Result<TaskGuard, AlreadyQuit> {
         let location = core::panic::Location::caller();
-        let key = self.node.track(name.into(), location)?;
-        Ok(TaskGuard {
-            node: self.node.clone(),
-            key,
-        })
+        let hold = Hold::take(&self.node).ok_or(AlreadyQuit)?;
+        Ok(hold.register(name.into(), location))
     }
 
     /// Tracks `future` as one task named `name`: the task ends when the
     /// future completes or is dropped; with `std` a panic inside it is
     /// recorded (and resumed). Refused once quit, without touching `future`.
     /// This is what the runtime adapters' `spawn` wrap.
+    ///
+    /// The task counts (holds the quitter open) from this call, and is
+    /// listed by name, location and age from its first poll, on the thread
+    /// that polls it: spawning stays as cheap as a `TaskTracker` token, and
+    /// a report counts a task that was never polled as such.
     #[track_caller]
     pub fn track_future<F: Future>(
         &self,
         name: impl Into<Cow<'static, str>>,
         future: F,
     ) -> Result<Tracked<F>, AlreadyQuit> {
-        let guard = self.track(name)?;
-        Ok(Tracked::new(future, guard))
+        let location = core::panic::Location::caller();
+        let hold = Hold::take(&self.node).ok_or(AlreadyQuit)?;
+        Ok(Tracked::new(future, hold, name.into(), location))
     }
 
     /// A future ready once this quitter has quit and every task of its

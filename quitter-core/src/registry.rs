@@ -1,31 +1,30 @@
 //! The task registry of one node: the name, location and start of every
 //! live tracked task, so that a report can say which tasks did not return.
 //!
-//! Why it is sharded: a task is usually registered on one thread (the
-//! spawner) and unregistered on another (the worker that ran it). Behind a
-//! single lock, those two threads pass the lock's cache line back and forth
-//! for every task, which made a tracked spawn cost twice what
-//! `TaskTracker::spawn` adds. So the registry is up to [`SHARDS`] slabs,
-//! each behind its own lock on its own cache line (128 bytes: x86 fetches
-//! lines in pairs). Registrations go round-robin over the shards in use, so
-//! a task's registration and the end of an earlier one rarely meet.
+//! Why it is sharded by thread: a tracked future registers its task at its
+//! first poll, on the thread that polls it, and the task usually ends on
+//! that same thread. Each thread registers in its own shard (a slab behind a
+//! lock, on a cache line pair of its own: x86 fetches lines in pairs), so
+//! the registration and the removal of a task touch memory that stays in
+//! that thread's cache, and the thread that *spawns* touches the registry not
+//! at all. Behind one shared lock, the spawner and the workers passed its
+//! cache line back and forth for every task: that made a tracked spawn cost
+//! 1.4x a `TaskTracker::spawn`.
 //!
-//! It starts small: the node allocates it on first use (an idle child has
-//! none), and shards are allocated as they come into use, one at first. The number in use
-//! (the *width*) doubles, up to [`SHARDS`], whenever a thread finds a shard's
-//! lock taken: a quitter that tracks a connection's task or two never pays
-//! for eight shards, a busy one spreads out after its first collisions.
+//! Threads get shard numbers round-robin, so up to [`SHARDS`] threads never
+//! share one; more threads share, which is correct, only slower. Shards
+//! are allocated when a thread first registers in this registry. Without
+//! `std` there are no threads to tell apart, and every task uses shard 0.
 //!
 //! Invariants:
 //! - A [`TaskKey`] names a shard and a slot. Its entry is present from
 //!   [`TaskRegistry::register`] until [`TaskRegistry::remove`] with that
 //!   key; only the key's owner (one `TaskGuard`) removes it.
-//! - Shards, once allocated, live as long as the registry, and the width only
-//!   grows, so a key stays valid whatever happens to the width.
-//! - [`register`](TaskRegistry::register) takes the node's hold
-//!   ([`State::try_hold`]) while holding the shard's lock, so a report, which
-//!   locks each shard in turn, sees a task's entry if and only if it sees
-//!   its hold taken on that shard; a refused task leaves no entry.
+//! - Shards, once allocated, live as long as the registry, so a key stays
+//!   valid whichever thread uses it.
+//! - An entry exists only for a task that holds its node (the hold is taken
+//!   first and released after the entry is removed: see `task`), so the
+//!   registry never lists more tasks than the node's hold count says.
 //! - Locks here are leaves: nothing else is locked while a shard is held,
 //!   and a shard is never locked while another is.
 
@@ -34,8 +33,7 @@ use alloc::vec::Vec;
 
 use slab::Slab;
 
-use crate::state::State;
-use crate::sync::{AtomicUsize, Mutex, MutexGuard, OnceCell, Ordering};
+use crate::sync::{Mutex, OnceCell};
 use crate::task::{TaskInfo, TaskMeta};
 
 /// The most shards a registry spreads over (a power of two).
@@ -67,75 +65,29 @@ struct Shard(Mutex<Slab<TaskMeta>>);
 
 /// The live tasks of one node. See the module docs.
 pub(crate) struct TaskRegistry {
-    /// Shards in use for new registrations: 1, 2, 4 … [`SHARDS`].
-    width: AtomicUsize,
-    /// The next shard to use, modulo `width`. A hint, so it is advanced
-    /// with a plain load and store: a lost increment only repeats a shard.
-    cursor: AtomicUsize,
     shards: [OnceCell<Box<Shard>>; SHARDS],
 }
 
 impl TaskRegistry {
     pub(crate) fn new() -> Self {
         TaskRegistry {
-            width: AtomicUsize::new(1),
-            cursor: AtomicUsize::new(0),
             shards: core::array::from_fn(|_| OnceCell::new()),
         }
     }
 
-    fn shard(&self, index: usize) -> &Mutex<Slab<TaskMeta>> {
-        &self.shards[index]
-            .get_or_init(|| Box::new(Shard(Mutex::new(Slab::new()))))
-            .0
-    }
-
-    /// Locks a shard; finding it taken widens the table.
-    fn lock<'a>(&self, shard: &'a Mutex<Slab<TaskMeta>>) -> MutexGuard<'a, Slab<TaskMeta>> {
-        if let Some(guard) = shard.try_lock() {
-            return guard;
-        }
-        let width = self.width.load(Ordering::Relaxed);
-        if width < SHARDS {
-            // Losing this race means someone else widened it: fine.
-            let _ =
-                self.width
-                    .compare_exchange(width, width * 2, Ordering::Relaxed, Ordering::Relaxed);
-        }
-        shard.lock()
-    }
-
-    /// Every allocated shard, in order.
-    fn shards(&self) -> impl Iterator<Item = &Mutex<Slab<TaskMeta>>> {
-        self.shards
-            .iter()
-            .filter_map(|shard| shard.get().map(|shard| &shard.0))
-    }
-
-    /// Takes a hold on `state` and records `meta`, or refuses (`None`) if
-    /// the node has quit.
-    pub(crate) fn register(&self, meta: TaskMeta, state: &State) -> Option<TaskKey> {
-        let width = self.width.load(Ordering::Relaxed);
-        let index = if width == 1 {
-            0
-        } else {
-            let cursor = self.cursor.load(Ordering::Relaxed);
-            self.cursor.store(cursor.wrapping_add(1), Ordering::Relaxed);
-            cursor % width
-        };
-        let shard = self.shard(index);
-        let mut slab = self.lock(shard);
-        if !state.try_hold() {
-            return None;
-        }
-        Some(TaskKey::new(index, slab.insert(meta)))
+    /// Records a task that holds the node; returns its key.
+    pub(crate) fn register(&self, meta: TaskMeta) -> TaskKey {
+        let index = this_thread_shard();
+        let shard = self.shards[index].get_or_init(|| Box::new(Shard(Mutex::new(Slab::new()))));
+        TaskKey::new(index, shard.0.lock().insert(meta))
     }
 
     /// Removes the entry of `key`, returning it (to be dropped outside the
     /// lock).
     pub(crate) fn remove(&self, key: TaskKey) -> Option<TaskMeta> {
         let shard = self.shards[key.shard()].get()?;
-        self.lock(&shard.0).try_remove(key.slot())
+        let meta = shard.0.lock().try_remove(key.slot());
+        meta
     }
 
     /// A snapshot of the entry of `key`.
@@ -143,6 +95,13 @@ impl TaskRegistry {
         let shard = self.shards[key.shard()].get()?;
         let slab = shard.0.lock();
         slab.get(key.slot()).map(TaskMeta::snapshot)
+    }
+
+    /// Every allocated shard, in order.
+    fn shards(&self) -> impl Iterator<Item = &Mutex<Slab<TaskMeta>>> {
+        self.shards
+            .iter()
+            .filter_map(|shard| shard.get().map(|shard| &shard.0))
     }
 
     /// How many tasks are registered.
@@ -160,4 +119,35 @@ impl TaskRegistry {
         found.sort_by_key(|(started, _)| *started);
         found.into_iter().map(|(_, info)| info).collect()
     }
+}
+
+/// This thread's shard number: handed out round-robin at a thread's first
+/// registration (in any registry), then fixed.
+#[cfg(all(not(loom), feature = "std"))]
+fn this_thread_shard() -> usize {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    std::thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.with(|shard| *shard)
+}
+
+/// Under loom, the same with loom's statics, which start afresh in every
+/// execution (a process-wide counter would make the model nondeterministic).
+#[cfg(loom)]
+fn this_thread_shard() -> usize {
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    loom::lazy_static! {
+        static ref NEXT: AtomicUsize = AtomicUsize::new(0);
+    }
+    loom::thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.with(|shard| *shard)
+}
+
+#[cfg(not(any(loom, feature = "std")))]
+fn this_thread_shard() -> usize {
+    0
 }

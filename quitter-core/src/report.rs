@@ -20,6 +20,9 @@ pub struct QuitterTasks {
     pub path: String,
     /// Its live tasks, one entry per task even when names repeat.
     pub tasks: Vec<TaskInfo>,
+    /// Tracked futures accepted (spawned) but never polled yet: they are
+    /// named from their first poll on, so here they are only counted.
+    pub unpolled: usize,
 }
 
 impl fmt::Display for QuitterTasks {
@@ -31,6 +34,9 @@ impl fmt::Display for QuitterTasks {
         )?;
         for task in &self.tasks {
             writeln!(f, "\t- {task}")?;
+        }
+        if self.unpolled > 0 {
+            writeln!(f, "\t- {} spawned task(s) never polled yet", self.unpolled)?;
         }
         Ok(())
     }
@@ -49,7 +55,10 @@ pub struct TimeoutReport {
 impl TimeoutReport {
     /// How many tasks had not returned.
     pub fn task_count(&self) -> usize {
-        self.quitters.iter().map(|q| q.tasks.len()).sum()
+        self.quitters
+            .iter()
+            .map(|q| q.tasks.len() + q.unpolled)
+            .sum()
     }
 
     /// The tasks of the quitter at `path`, if it had live tasks.

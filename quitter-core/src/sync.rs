@@ -66,22 +66,6 @@ impl<T> Mutex<T> {
         self.0.lock()
     }
 
-    /// The guard, or `None` if another thread holds the lock right now.
-    #[cfg(any(loom, feature = "std"))]
-    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        match self.0.try_lock() {
-            Ok(guard) => Some(guard),
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) => None,
-        }
-    }
-
-    /// The guard, or `None` if another thread holds the lock right now.
-    #[cfg(all(not(loom), not(feature = "std")))]
-    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.0.try_lock()
-    }
-
     #[cfg(any(loom, feature = "std"))]
     pub(crate) fn get_mut(&mut self) -> &mut T {
         self.0

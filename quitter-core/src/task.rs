@@ -1,15 +1,21 @@
-//! Tracked tasks: the [`TaskGuard`] a task holds while it runs, the entry
+//! Tracked tasks: the [`Hold`] that counts a task, the [`TaskGuard`] a
+//! running task holds (a hold plus a registry entry), the entry
 //! ([`TaskMeta`]) the quitter keeps for it, and the [`TaskInfo`] snapshot
 //! reports carry.
 //!
+//! A task is counted from the moment it is accepted ([`Hold`]), and listed
+//! by name from the moment it runs ([`TaskGuard`]): `track` does both at
+//! once; a tracked future is listed at its first poll (see `tracked`).
+//!
 //! Invariants:
-//! - a guard exists only if [`State::try_hold`](crate::state::State) accepted
-//!   it, and it holds exactly one hold on its node until it is dropped;
+//! - a [`Hold`] exists only if [`State::try_hold`](crate::state::State)
+//!   accepted it, and it holds exactly one hold on its node until dropped;
 //! - the guard's [`TaskKey`] names an entry of its node's
 //!   [registry](crate::registry) for exactly the guard's lifetime (only the guard removes it), so same-named tasks
 //!   are distinct entries;
-//! - dropping the guard removes the entry *before* releasing the hold, so a
-//!   report taken after `done()` never shows an ended task.
+//! - dropping the guard removes the entry *before* its hold is released
+//!   (the guard's `Drop` runs before its fields'), so a report taken after
+//!   `done()` never shows an ended task.
 
 use alloc::borrow::Cow;
 use alloc::string::String;
@@ -89,26 +95,61 @@ impl fmt::Display for TaskInfo {
 /// without Add" misuse cannot be written.
 #[must_use = "the task ends as soon as its guard is dropped"]
 pub struct TaskGuard {
-    pub(crate) node: Arc<Node>,
-    pub(crate) key: TaskKey,
+    hold: Hold,
+    key: TaskKey,
+}
+
+/// One counted task of a node, not necessarily listed: what keeps the node
+/// from being done. Dropping it releases the hold.
+pub(crate) struct Hold(Arc<Node>);
+
+impl Hold {
+    /// Takes a hold on `node`, unless it has quit.
+    pub(crate) fn take(node: &Arc<Node>) -> Option<Hold> {
+        node.state.try_hold().then(|| Hold(node.clone()))
+    }
+
+    pub(crate) fn node(&self) -> &Arc<Node> {
+        &self.0
+    }
+
+    /// Lists the task in the registry, with its start time now.
+    pub(crate) fn register(
+        self,
+        name: Cow<'static, str>,
+        location: &'static Location<'static>,
+    ) -> TaskGuard {
+        let key = self.0.register_task(TaskMeta {
+            name,
+            location,
+            started: Started::now(),
+        });
+        TaskGuard { hold: self, key }
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.0.release_hold();
+    }
 }
 
 impl TaskGuard {
     /// The quitter the task is tracked by.
     pub fn quitter(&self) -> Quitter {
-        Quitter::from_node(self.node.clone())
+        Quitter::from_node(self.hold.node().clone())
     }
 
     /// A snapshot of this task: name, location and age.
     pub fn info(&self) -> TaskInfo {
-        self.node.task_info(self.key)
+        self.hold.node().task_info(self.key)
     }
 
     /// Ends the task, recording that it panicked with `message`. The panic
     /// is kept (moving up the tree if this quitter is dropped) until it is
     /// shown by [`Quitter::panics`] and the exit report.
     pub fn panicked(self, message: impl Into<String>) {
-        self.node.record_panic(self.key, message.into());
+        self.hold.node().record_panic(self.key, message.into());
         // `self` drops here and ends the task.
     }
 }
@@ -133,8 +174,9 @@ impl TaskGuard {
 }
 
 impl Drop for TaskGuard {
+    /// Unlists the task; then the hold, a field, is released.
     fn drop(&mut self) {
-        self.node.end_task(self.key);
+        self.hold.node().remove_task(self.key);
     }
 }
 
@@ -142,7 +184,7 @@ impl fmt::Debug for TaskGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskGuard")
             .field("task", &self.info())
-            .field("quitter", &self.node.name())
+            .field("quitter", &self.hold.node().name())
             .finish()
     }
 }

@@ -137,3 +137,45 @@ fn loom_concurrent_quits_reach_every_descendant() {
         let _ = inner_first;
     });
 }
+
+/// A tracked future is counted at once and listed at its first poll, on the
+/// thread that polls it: against a quit and a report on another thread, the
+/// quitter is done only after the task ends, and no report ever shows more
+/// tasks than can exist.
+#[test]
+fn loom_tracked_first_poll_vs_quit_and_report() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let tracked = root.track_future("task", async {}).unwrap();
+        let runner = thread::spawn(move || block_on(tracked));
+        root.quit();
+        assert!(root.live_tasks().task_count() <= 1);
+        block_on(root.done());
+        runner.join().unwrap();
+        assert_eq!(root.task_count(), 0);
+        assert!(root.live_tasks().quitters.is_empty());
+    });
+}
+
+/// A quit reaching, by its walk, a node that has no children yet (so no
+/// family to lock), while another thread makes that node's first child: the
+/// child is refused or quit. Never orphaned.
+#[test]
+fn loom_walk_vs_first_child_of_an_idle_node() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let idle = root.child("idle").unwrap();
+        let maker = {
+            let idle = idle.clone();
+            thread::spawn(move || idle.child("late").ok())
+        };
+        root.quit();
+        if let Some(late) = maker.join().unwrap() {
+            assert!(
+                late.is_quitting(),
+                "a child accepted before the quit is quit"
+            );
+        }
+        assert!(idle.is_quitting());
+    });
+}

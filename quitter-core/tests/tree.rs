@@ -10,6 +10,7 @@ use std::thread;
 
 use common::{block_on, expired, never};
 use futures::task::noop_waker_ref;
+use futures::FutureExt;
 use quitter_core::{AlreadyQuit, QuitCause, Quitter};
 
 fn poll_once<F: Future>(future: &mut std::pin::Pin<&mut F>) -> Poll<F::Output> {
@@ -278,10 +279,11 @@ fn panics_are_recorded_with_message_and_survive_their_quitter() {
 fn tracked_future_ends_on_completion_on_drop_and_records_panics() {
     let root = Quitter::new("main");
     let done = root.track_future("ok", async { 7 }).unwrap();
-    let dropped = root
+    let mut dropped = root
         .track_future("dropped", std::future::pending::<()>())
         .unwrap();
-    assert!(dropped.guard().is_some());
+    assert_eq!((&mut dropped).now_or_never(), None);
+    assert_eq!(dropped.guard().unwrap().info().name, "dropped");
     assert_eq!(root.task_count(), 2);
     assert_eq!(block_on(done), 7);
     drop(dropped);
@@ -302,6 +304,47 @@ fn tracked_future_ends_on_completion_on_drop_and_records_panics() {
 
     root.quit();
     assert_eq!(root.track_future("late", async {}).err(), Some(AlreadyQuit));
+}
+
+#[test]
+fn a_tracked_future_counts_at_once_and_is_listed_from_its_first_poll() {
+    let root = Quitter::new("main");
+    let mut first = root
+        .track_future("first", std::future::pending::<()>())
+        .unwrap();
+    let second = root
+        .track_future("second", std::future::pending::<()>())
+        .unwrap();
+    assert!(first.guard().is_none(), "not listed before its first poll");
+    assert_eq!(root.task_count(), 2, "but counted from the start");
+    root.quit();
+    assert!(!root.is_done(), "an unpolled task holds the quitter open");
+
+    let report = block_on(root.wait_done_until(expired())).unwrap_err();
+    assert_eq!(report.quitters.len(), 1);
+    assert!(report.quitters[0].tasks.is_empty());
+    assert_eq!(report.quitters[0].unpolled, 2);
+    assert_eq!(report.task_count(), 2);
+    assert!(
+        report
+            .to_string()
+            .contains("2 spawned task(s) never polled yet"),
+        "{report}"
+    );
+
+    // Its first poll lists it by name; the other stays counted.
+    assert_eq!((&mut first).now_or_never(), None);
+    let report = root.live_tasks();
+    assert_eq!(report.quitters[0].tasks.len(), 1);
+    assert_eq!(report.quitters[0].tasks[0].name, "first");
+    assert_eq!(report.quitters[0].unpolled, 1);
+
+    // Dropping either, polled or not, ends it.
+    drop(second);
+    assert_eq!(root.live_tasks().quitters[0].unpolled, 0);
+    drop(first);
+    assert!(root.is_done());
+    assert!(root.live_tasks().quitters.is_empty());
 }
 
 #[test]

@@ -7,7 +7,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::Context;
 
 use quitter_tokio::Quitter;
@@ -41,6 +42,26 @@ fn per_item<T>(mut make: impl FnMut() -> T) -> f64 {
     let before = LIVE.load(Ordering::Relaxed);
     for _ in 0..N {
         keep.push(make());
+    }
+    let bytes = LIVE.load(Ordering::Relaxed) - before;
+    drop(keep);
+    bytes as f64 / N as f64
+}
+
+/// Heap bytes per task spawned by `spawn`, once the runtime has polled
+/// every task up to its first await (each task counts itself in `started`).
+fn per_polled_task<T>(
+    rt: &tokio::runtime::Runtime,
+    started: &AtomicUsize,
+    mut spawn: impl FnMut() -> T,
+) -> f64 {
+    let mut keep = Vec::with_capacity(N);
+    let before = LIVE.load(Ordering::Relaxed);
+    for _ in 0..N {
+        keep.push(spawn());
+    }
+    while started.load(Ordering::Relaxed) < N {
+        rt.block_on(tokio::task::yield_now());
     }
     let bytes = LIVE.load(Ordering::Relaxed) - before;
     drop(keep);
@@ -91,7 +112,30 @@ fn main() {
         let t = token.clone();
         tracker.spawn(async move { t.cancelled().await })
     });
-    rows.push(("spawned pending task", spawned_quitter, spawned_tracker));
+    rows.push(("spawned task, not polled", spawned_quitter, spawned_tracker));
+
+    // The same once every task has run to its first await: a tracked
+    // future is listed in the registry from its first poll.
+    let (root, token) = fresh();
+    let tracker = TaskTracker::new();
+    let started = Arc::new(AtomicUsize::new(0));
+    let polled_quitter = per_polled_task(&rt, &started, || {
+        let (q, started) = (root.clone(), started.clone());
+        quitter_tokio::spawn(&root, "task", async move {
+            started.fetch_add(1, Ordering::Relaxed);
+            q.quitted().await
+        })
+        .unwrap()
+    });
+    let started = Arc::new(AtomicUsize::new(0));
+    let polled_tracker = per_polled_task(&rt, &started, || {
+        let (t, started) = (token.clone(), started.clone());
+        tracker.spawn(async move {
+            started.fetch_add(1, Ordering::Relaxed);
+            t.cancelled().await
+        })
+    });
+    rows.push(("spawned task, polled", polled_quitter, polled_tracker));
 
     // A pending waiter: heap bytes after its first poll, plus its own size.
     let (root, token) = fresh();
@@ -105,11 +149,14 @@ fn main() {
         poll_once(&mut waiter);
         waiter
     }) - std::mem::size_of_val(&token.cancelled()) as f64;
+    let size_quitter = std::mem::size_of_val(&root.quitted()) as f64;
+    let size_token = std::mem::size_of_val(&token.cancelled()) as f64;
     rows.push(("pending waiter (heap)", waiter_quitter, waiter_token));
+    rows.push(("pending waiter (future size)", size_quitter, size_token));
     rows.push((
-        "pending waiter (future size)",
-        std::mem::size_of_val(&root.quitted()) as f64,
-        std::mem::size_of_val(&token.cancelled()) as f64,
+        "pending waiter (total)",
+        waiter_quitter + size_quitter,
+        waiter_token + size_token,
     ));
 
     // A waiter on a quitter that already quit: nothing at all.
