@@ -180,6 +180,7 @@ mod task;
 mod trace;
 mod tracked;
 mod wait;
+mod waiters;
 
 pub use cause::{EventDetail, QuitCause};
 pub use error::AlreadyQuit;

@@ -50,23 +50,25 @@ use crate::state::State;
 use crate::sync::{Arc, Mutex, OnceCell, Weak};
 use crate::task::{TaskInfo, TaskMeta};
 use crate::trace::{self, NodeSpan};
+use crate::waiters::QuitWaiters;
 use crate::AlreadyQuit;
 
 pub(crate) struct Node {
     pub(crate) state: State,
     name: Cow<'static, str>,
     link: Option<Link>,
-    /// Notified when the node quits and when it is done: waiters re-check
-    /// the state word, so one event serves both (and keeps the node small).
-    pub(crate) event: Event,
+    /// Notified when the node is done. (Quit waiters are in `Extra`.)
+    pub(crate) done_event: Event,
     extra: OnceCell<Box<Extra>>,
     pub(crate) span: NodeSpan,
 }
 
-/// What a node allocates at its first child, task, panic or quit cause.
-struct Extra {
+/// What a node allocates at its first child, task, quit waiter, panic or
+/// quit cause.
+pub(crate) struct Extra {
     family: Mutex<Family>,
     tasks: TaskRegistry,
+    pub(crate) waiters: QuitWaiters,
 }
 
 /// A child's place in its parent.
@@ -92,18 +94,19 @@ impl Node {
             state: State::new(),
             name,
             link,
-            event: Event::new(),
+            done_event: Event::new(),
             extra: OnceCell::new(),
             span,
         }
     }
 
     /// The node's `Extra`, allocated if it has none yet.
-    fn extra(&self) -> &Extra {
+    pub(crate) fn extra(&self) -> &Extra {
         self.extra.get_or_init(|| {
             Box::new(Extra {
                 family: Mutex::new(Family::default()),
                 tasks: TaskRegistry::new(),
+                waiters: QuitWaiters::new(),
             })
         })
     }
@@ -302,7 +305,12 @@ impl Node {
             }
         };
         if outcome.first {
-            self.event.notify(usize::MAX);
+            // After `QUIT`, and after this node's `Extra` was looked for
+            // again: a waiter that stored its waker before `QUIT` made the
+            // `Extra` first (see `waiters`).
+            if let Some(extra) = self.extra.get() {
+                extra.waiters.wake_all();
+            }
         }
         if outcome.became_done {
             self.became_done();
@@ -316,7 +324,7 @@ impl Node {
         let mut node = self;
         loop {
             trace::done(&node.span);
-            node.event.notify(usize::MAX);
+            node.done_event.notify(usize::MAX);
             match &node.link {
                 Some(link) if link.parent.state.release() => node = &link.parent,
                 _ => return,
@@ -419,13 +427,13 @@ impl Drop for Node {
     fn drop(&mut self) {
         let Some(link) = self.link.take() else { return };
         let panics = take_panics(&mut self.extra);
-        let mut parent = unlink(link, self.state.is_quit_at_drop(), panics);
+        let mut parent = unlink(link, self.state.is_quit_rmw(), panics);
         loop {
             match Arc::try_unwrap(parent) {
                 Ok(mut node) => {
                     let Some(link) = node.link.take() else { return };
                     let panics = take_panics(&mut node.extra);
-                    parent = unlink(link, node.state.is_quit_at_drop(), panics);
+                    parent = unlink(link, node.state.is_quit_rmw(), panics);
                     // `node` drops here with no link: its own `drop` is a no-op.
                 }
                 // Someone else still holds the parent. Should they drop it

@@ -47,11 +47,13 @@ impl State {
         self.0.load(Ordering::Acquire) & QUIT != 0
     }
 
-    /// `is_quit` for a node being dropped, read with an RMW: an RMW always
-    /// reads the newest value in the word's modification order. (The last
-    /// `Arc` drop already orders everything before it, but through std's
-    /// `Arc`, which loom cannot see; this read needs no such argument.)
-    pub(crate) fn is_quit_at_drop(&self) -> bool {
+    /// `is_quit` read with an RMW, which reads the newest value in the
+    /// word's modification order and, being a release, orders what the
+    /// caller did before it ahead of any later RMW of the word (a quit).
+    /// Used by a node being dropped (the last `Arc` drop orders everything
+    /// already, but through std's `Arc`, which loom cannot see) and by a
+    /// quit waiter storing its waker (see `waiters`).
+    pub(crate) fn is_quit_rmw(&self) -> bool {
         self.0.fetch_or(0, Ordering::AcqRel) & QUIT != 0
     }
 

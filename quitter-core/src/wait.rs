@@ -3,10 +3,12 @@
 //! [`RunUntilQuit`].
 //!
 //! All are cancel-safe: dropping one loses nothing, and a new one sees the
-//! same state. They check the state word before listening, so a waiter on a
-//! quitter that is already quit (or done) is ready at once and allocates
-//! nothing; otherwise the pattern is event-listener's: listen, check again,
-//! then sleep, so no notification falls between the check and the sleep.
+//! same state. They check the state word first, so a waiter on a quitter
+//! that is already quit (or done) is ready at once and allocates nothing.
+//! Otherwise [`Quitted`] stores its waker in the node's quit waiters (a
+//! one-shot list, see `waiters`), which check `QUIT` again under their lock;
+//! [`Done`] uses event-listener's pattern: listen, check again, then sleep.
+//! Either way no wake-up falls between the check and the sleep.
 
 use core::future::Future;
 use core::pin::Pin;
@@ -16,29 +18,17 @@ use event_listener::EventListener;
 use pin_project_lite::pin_project;
 
 use crate::node::Node;
+use crate::waiters::Waiting;
 
-/// The shared engine of [`Quitted`] (`DONE = false`) and [`Done`]. The
-/// condition is a type parameter, so a waiter is two words: the node and
-/// the listener.
-struct StateWait<'a, const DONE: bool> {
+/// The engine of [`Done`]: event-listener's listen, check, sleep.
+struct DoneWait<'a> {
     node: &'a Node,
     listener: Option<EventListener>,
 }
 
-impl<'a, const DONE: bool> StateWait<'a, DONE> {
-    fn new(node: &'a Node) -> Self {
-        StateWait {
-            node,
-            listener: None,
-        }
-    }
-
+impl<'a> DoneWait<'a> {
     fn reached(&self) -> bool {
-        if DONE {
-            self.node.state.is_done()
-        } else {
-            self.node.state.is_quit()
-        }
+        self.node.state.is_done()
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
@@ -48,7 +38,7 @@ impl<'a, const DONE: bool> StateWait<'a, DONE> {
                 return Poll::Ready(());
             }
             match &mut self.listener {
-                None => self.listener = Some(self.node.event.listen()),
+                None => self.listener = Some(self.node.done_event.listen()),
                 Some(listener) => {
                     if Pin::new(listener).poll(cx).is_pending() {
                         return Poll::Pending;
@@ -63,11 +53,15 @@ impl<'a, const DONE: bool> StateWait<'a, DONE> {
 /// Ready once the quitter has been told to quit. See
 /// [`Quitter::quitted`](crate::Quitter::quitted).
 #[must_use = "futures do nothing unless polled"]
-pub struct Quitted<'a>(StateWait<'a, false>);
+pub struct Quitted<'a> {
+    node: &'a Node,
+    /// This waiter's key in the node's quit waiters, once it has waited.
+    slot: Option<usize>,
+}
 
 impl<'a> Quitted<'a> {
     pub(crate) fn new(node: &'a Node) -> Self {
-        Quitted(StateWait::new(node))
+        Quitted { node, slot: None }
     }
 }
 
@@ -75,14 +69,40 @@ impl Future for Quitted<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.poll(cx)
+        if self.node.state.is_quit() {
+            // The quit took (or is taking) the list with our waker in it.
+            self.slot = None;
+            return Poll::Ready(());
+        }
+        let waiters = &self.node.extra().waiters;
+        match waiters.wait(&self.node.state, self.slot, cx.waker()) {
+            Waiting::Quit => {
+                self.slot = None;
+                Poll::Ready(())
+            }
+            Waiting::Pending(key) => {
+                self.slot = Some(key);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for Quitted<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.slot {
+            // After the quit the list is gone: nothing to unlink.
+            if !self.node.state.is_quit() {
+                self.node.extra().waiters.cancel(key);
+            }
+        }
     }
 }
 
 impl core::fmt::Debug for Quitted<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Quitted")
-            .field("quit", &self.0.reached())
+            .field("quit", &self.node.state.is_quit())
             .finish()
     }
 }
@@ -90,11 +110,14 @@ impl core::fmt::Debug for Quitted<'_> {
 /// Ready once the quitter has quit and every task of its subtree ended. See
 /// [`Quitter::done`](crate::Quitter::done).
 #[must_use = "futures do nothing unless polled"]
-pub struct Done<'a>(StateWait<'a, true>);
+pub struct Done<'a>(DoneWait<'a>);
 
 impl<'a> Done<'a> {
     pub(crate) fn new(node: &'a Node) -> Self {
-        Done(StateWait::new(node))
+        Done(DoneWait {
+            node,
+            listener: None,
+        })
     }
 }
 

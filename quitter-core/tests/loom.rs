@@ -179,3 +179,47 @@ fn loom_walk_vs_first_child_of_an_idle_node() {
         assert!(idle.is_quitting());
     });
 }
+
+/// A quit waiter on a node that has no `Extra` yet (so the waiter makes it)
+/// vs a quit reaching that node by an ancestor's walk: the waiter always
+/// wakes.
+#[test]
+fn loom_quit_waiter_on_an_idle_child_vs_ancestor_quit() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let idle = root.child("idle").unwrap();
+        let waiter = {
+            let idle = idle.clone();
+            thread::spawn(move || block_on(idle.quitted()))
+        };
+        root.quit();
+        waiter.join().unwrap();
+        assert!(idle.is_quitting());
+    });
+}
+
+/// A waiter that stores its waker and is dropped, vs a quit, while another
+/// waiter sleeps: the dropped one's slot is removed or abandoned, never
+/// someone else's, and the sleeper always wakes.
+#[test]
+fn loom_dropped_quit_waiter_vs_quit_and_a_sleeper() {
+    use futures::FutureExt;
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let sleeper = {
+            let root = root.clone();
+            thread::spawn(move || block_on(root.quitted()))
+        };
+        let dropper = {
+            let root = root.clone();
+            thread::spawn(move || {
+                let mut waiter = Box::pin(root.quitted());
+                let _ = waiter.as_mut().now_or_never();
+                drop(waiter);
+            })
+        };
+        root.quit();
+        sleeper.join().unwrap();
+        dropper.join().unwrap();
+    });
+}
