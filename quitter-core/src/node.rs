@@ -211,6 +211,7 @@ impl Node {
     }
 
     /// Releases one hold; the last one of a quit node makes it done.
+    #[inline]
     pub(crate) fn release_hold(&self) {
         if self.state.release() {
             self.became_done();

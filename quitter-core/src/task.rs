@@ -105,6 +105,7 @@ pub(crate) struct Hold(Arc<Node>);
 
 impl Hold {
     /// Takes a hold on `node`, unless it has quit.
+    #[inline]
     pub(crate) fn take(node: &Arc<Node>) -> Option<Hold> {
         node.state.try_hold().then(|| Hold(node.clone()))
     }
@@ -129,6 +130,7 @@ impl Hold {
 }
 
 impl Drop for Hold {
+    #[inline]
     fn drop(&mut self) {
         self.0.release_hold();
     }

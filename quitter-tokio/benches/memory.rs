@@ -7,8 +7,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::task::Context;
 
 use quitter_tokio::Quitter;
@@ -48,19 +47,26 @@ fn per_item<T>(mut make: impl FnMut() -> T) -> f64 {
     bytes as f64 / N as f64
 }
 
-/// Heap bytes per task spawned by `spawn`, once the runtime has polled
-/// every task up to its first await (each task counts itself in `started`).
-fn per_polled_task<T>(
-    rt: &tokio::runtime::Runtime,
-    started: &AtomicUsize,
-    mut spawn: impl FnMut() -> T,
-) -> f64 {
+std::thread_local! {
+    /// Tasks of the current-thread runtime that have been polled; a
+    /// thread-local, so that counting adds nothing to the futures measured.
+    static POLLED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn count_polled() {
+    POLLED.with(|polled| polled.set(polled.get() + 1));
+}
+
+/// Heap bytes per task spawned by `spawn`, once the (current-thread)
+/// runtime has polled every task up to its first await.
+fn per_polled_task<T>(rt: &tokio::runtime::Runtime, mut spawn: impl FnMut() -> T) -> f64 {
+    POLLED.with(|polled| polled.set(0));
     let mut keep = Vec::with_capacity(N);
     let before = LIVE.load(Ordering::Relaxed);
     for _ in 0..N {
         keep.push(spawn());
     }
-    while started.load(Ordering::Relaxed) < N {
+    while POLLED.with(|polled| polled.get()) < N {
         rt.block_on(tokio::task::yield_now());
     }
     let bytes = LIVE.load(Ordering::Relaxed) - before;
@@ -98,10 +104,15 @@ fn main() {
         per_item(|| root.track("task").unwrap()),
         per_item(|| tracker.token()),
     ));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let _enter = rt.enter();
+    // A runtime per row: dropping it drops its tasks, so the tasks of one
+    // row cannot run (and allocate) during the next.
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    };
+    let rt = runtime();
+    let enter = rt.enter();
     let (root, token) = fresh();
     let tracker = TaskTracker::new();
     let spawned_quitter = per_item(|| {
@@ -113,25 +124,27 @@ fn main() {
         tracker.spawn(async move { t.cancelled().await })
     });
     rows.push(("spawned task, not polled", spawned_quitter, spawned_tracker));
+    drop(enter);
+    drop(rt);
 
     // The same once every task has run to its first await: a tracked
     // future is listed in the registry from its first poll.
+    let rt = runtime();
+    let _enter = rt.enter();
     let (root, token) = fresh();
     let tracker = TaskTracker::new();
-    let started = Arc::new(AtomicUsize::new(0));
-    let polled_quitter = per_polled_task(&rt, &started, || {
-        let (q, started) = (root.clone(), started.clone());
+    let polled_quitter = per_polled_task(&rt, || {
+        let q = root.clone();
         quitter_tokio::spawn(&root, "task", async move {
-            started.fetch_add(1, Ordering::Relaxed);
+            count_polled();
             q.quitted().await
         })
         .unwrap()
     });
-    let started = Arc::new(AtomicUsize::new(0));
-    let polled_tracker = per_polled_task(&rt, &started, || {
-        let (t, started) = (token.clone(), started.clone());
+    let polled_tracker = per_polled_task(&rt, || {
+        let t = token.clone();
         tracker.spawn(async move {
-            started.fetch_add(1, Ordering::Relaxed);
+            count_polled();
             t.cancelled().await
         })
     });
