@@ -55,13 +55,19 @@ impl<'a> DoneWait<'a> {
 #[must_use = "futures do nothing unless polled"]
 pub struct Quitted<'a> {
     node: &'a Node,
-    /// This waiter's key in the node's quit waiters, once it has waited.
-    slot: Option<usize>,
+    /// This waiter's key in the node's quit waiters once it has waited,
+    /// else [`NO_SLOT`] (a slab key never reaches it): two words in all.
+    slot: usize,
 }
+
+const NO_SLOT: usize = usize::MAX;
 
 impl<'a> Quitted<'a> {
     pub(crate) fn new(node: &'a Node) -> Self {
-        Quitted { node, slot: None }
+        Quitted {
+            node,
+            slot: NO_SLOT,
+        }
     }
 }
 
@@ -71,17 +77,18 @@ impl Future for Quitted<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.node.state.is_quit() {
             // The quit took (or is taking) the list with our waker in it.
-            self.slot = None;
+            self.slot = NO_SLOT;
             return Poll::Ready(());
         }
         let waiters = &self.node.extra().waiters;
-        match waiters.wait(&self.node.state, self.slot, cx.waker()) {
+        let slot = (self.slot != NO_SLOT).then_some(self.slot);
+        match waiters.wait(&self.node.state, slot, cx.waker()) {
             Waiting::Quit => {
-                self.slot = None;
+                self.slot = NO_SLOT;
                 Poll::Ready(())
             }
             Waiting::Pending(key) => {
-                self.slot = Some(key);
+                self.slot = key;
                 Poll::Pending
             }
         }
@@ -90,11 +97,9 @@ impl Future for Quitted<'_> {
 
 impl Drop for Quitted<'_> {
     fn drop(&mut self) {
-        if let Some(key) = self.slot {
-            // After the quit the list is gone: nothing to unlink.
-            if !self.node.state.is_quit() {
-                self.node.extra().waiters.cancel(key);
-            }
+        // After the quit the list is gone: nothing to unlink.
+        if self.slot != NO_SLOT && !self.node.state.is_quit() {
+            self.node.extra().waiters.cancel(self.slot);
         }
     }
 }
