@@ -48,8 +48,15 @@ fn hung_task_times_out_with_exit_code_1_after_the_quit_timeout() {
     let timeout = Duration::from_millis(200);
     let root = Quitter::new("main");
     let jobs = root.child("jobs").unwrap();
+    let (polled, first_poll) = async_channel::bounded(1);
     let line = line!() + 1;
-    let stuck = spawn(&jobs, "stuck", pending::<()>()).unwrap();
+    let stuck = spawn(&jobs, "stuck", async move {
+        let _ = polled.send(()).await;
+        pending::<()>().await
+    })
+    .unwrap();
+    // A tracked task is named from its first poll on.
+    smol::block_on(first_poll.recv()).unwrap();
     let shutdown = Shutdown::new(root).timeout(timeout).source("now", async {});
     let started = Instant::now();
     let report = smol::block_on(shutdown.run());

@@ -48,7 +48,15 @@ fn a_second_sigint_during_the_wait_ends_it_at_once_with_forced() {
         .timeout(quit_timeout)
         .signals()
         .expect("install the handlers");
-    spawn(&root, "stuck", pending::<()>()).unwrap().detach();
+    let (polled, first_poll) = async_channel::bounded(1);
+    spawn(&root, "stuck", async move {
+        let _ = polled.send(()).await;
+        pending::<()>().await
+    })
+    .unwrap()
+    .detach();
+    // A tracked task is named from its first poll on.
+    smol::block_on(first_poll.recv()).unwrap();
 
     let started = Instant::now();
     let signaller = async {

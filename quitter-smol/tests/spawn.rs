@@ -153,18 +153,29 @@ fn panic_of_a_detached_task_and_of_blocking_work_is_reported() {
     );
 }
 
+/// Reports its first poll, then never returns.
+async fn never_returns(polled: async_channel::Sender<()>) {
+    let _ = polled.send(()).await;
+    pending::<()>().await
+}
+
 #[test]
 fn hung_task_is_named_with_its_spawn_location_in_the_timeout_report() {
     let root = Quitter::new("main");
     let conns = root.child("connections").unwrap();
+    let (polled, first_polls) = async_channel::unbounded();
     let line = line!() + 1;
-    let stuck = spawn(&conns, "127.0.0.1:5555", pending::<()>()).unwrap();
-    let unnamed_future = pending::<u8>();
+    let stuck = spawn(&conns, "127.0.0.1:5555", never_returns(polled.clone())).unwrap();
+    let unnamed_future = never_returns(polled);
     let unnamed_type = type_name_of(&unnamed_future);
     let unnamed_line = line!() + 1;
     let unnamed = spawn_unnamed(&root, unnamed_future).unwrap();
     let finished = spawn(&root, "finished", async {}).unwrap();
     smol::block_on(finished);
+    // A tracked task is named from its first poll on.
+    for _ in 0..2 {
+        smol::block_on(first_polls.recv()).unwrap();
+    }
 
     root.quit();
     let report = smol::block_on(wait_done(&root, SHORT)).unwrap_err();

@@ -36,7 +36,14 @@ async fn a_second_sigint_during_the_wait_ends_it_at_once_with_forced() {
         .timeout(Duration::from_secs(60))
         .signals()
         .expect("install the handlers");
-    quitter_tokio::spawn(&root, "stuck", std::future::pending::<()>()).unwrap();
+    let (polled, first_poll) = tokio::sync::oneshot::channel();
+    quitter_tokio::spawn(&root, "stuck", async move {
+        let _ = polled.send(());
+        std::future::pending::<()>().await
+    })
+    .unwrap();
+    // A tracked task is named from its first poll on.
+    first_poll.await.unwrap();
 
     let started = Instant::now();
     let signaller = async {

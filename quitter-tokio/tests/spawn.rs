@@ -136,7 +136,10 @@ async fn a_panicking_task_is_reported_with_its_message_and_the_tree_completes() 
     );
 }
 
-async fn never_returns() {
+/// Reports its first poll (a tracked task is named from then on), then
+/// never returns.
+async fn never_returns(polled: tokio::sync::mpsc::UnboundedSender<()>) {
+    let _ = polled.send(());
     std::future::pending::<()>().await;
 }
 
@@ -144,12 +147,16 @@ async fn never_returns() {
 async fn a_hung_task_is_named_with_its_spawn_location_in_the_timeout_report() {
     let root = Quitter::new("main");
     let http = root.child("http").unwrap();
+    let (polled, mut first_polls) = tokio::sync::mpsc::unbounded_channel();
     let named_line = line!() + 1;
-    spawn(&http, "stuck", never_returns()).unwrap();
+    spawn(&http, "stuck", never_returns(polled.clone())).unwrap();
     let unnamed_line = line!() + 1;
-    spawn_unnamed(&http, never_returns()).unwrap();
+    spawn_unnamed(&http, never_returns(polled)).unwrap();
     let finishes = http.clone();
     spawn(&http, "finishes", async move { finishes.quitted().await }).unwrap();
+    for _ in 0..2 {
+        first_polls.recv().await.unwrap();
+    }
 
     root.quit();
     let started = Instant::now();

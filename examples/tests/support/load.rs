@@ -497,6 +497,16 @@ fn finish(
 fn probe(addr: SocketAddr) -> Result<bool, String> {
     let stream = match TcpStream::connect_timeout(&addr, IO_TIMEOUT) {
         Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(true),
+        // The handshake was under way when the listener closed: the kernel
+        // resets it. Not served, like a reset after connecting.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+            ) =>
+        {
+            return Ok(false)
+        }
         Err(e) => return Err(format!("new connection after the close: {e}")),
         Ok(stream) => stream,
     };
