@@ -130,7 +130,9 @@ fn this_thread_shard() -> usize {
     std::thread_local! {
         static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
     }
-    SHARD.with(|shard| *shard)
+    // A thread tearing down its thread-locals (a runtime dropping tasks from
+    // a destructor, say) has no shard number any more: any shard is correct.
+    SHARD.try_with(|shard| *shard).unwrap_or(0)
 }
 
 /// Under loom, the same with loom's statics, which start afresh in every

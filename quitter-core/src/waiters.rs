@@ -12,7 +12,8 @@
 //!
 //! Invariants:
 //! - Wakers are added only under the lock and only while `QUIT` is clear, as
-//!   read by an RMW under that lock ([`State::is_quit_rmw`]). The quit sets
+//!   read under that lock (by an RMW, [`State::is_quit_rmw`], at a waiter's
+//!   first wait). The quit sets
 //!   `QUIT` *before* taking the list under the same lock. So every waker
 //!   added is in the list the quit takes, and after the take none is added:
 //!   the slab stays empty, and its keys are never handed out again.
@@ -50,7 +51,15 @@ impl QuitWaiters {
     /// has quit.
     pub(crate) fn wait(&self, state: &State, slot: Option<usize>, waker: &Waker) -> Waiting {
         let mut slab = self.0.lock();
-        if state.is_quit_rmw() {
+        // A first wait reads `QUIT` with an RMW (see the module docs); a
+        // waiter with a slot was ordered by its first wait already, and a
+        // load under the lock suffices: the quit sets `QUIT` before it takes
+        // the list under this lock.
+        let quit = match slot {
+            None => state.is_quit_rmw(),
+            Some(_) => state.is_quit(),
+        };
+        if quit {
             return Waiting::Quit;
         }
         if let Some(key) = slot {
