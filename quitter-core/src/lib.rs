@@ -156,10 +156,7 @@
 //!   [`TimeoutReport`].
 
 #![no_std]
-// `unsafe` is allowed only where a benchmark showed it is needed (a node's
-// busy reference, see `node` and `sync::RawArc`), each block with its
-// `SAFETY` argument and a loom model.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 extern crate alloc;

@@ -1,27 +1,12 @@
 //! One node of the quit tree, and the three walks over it: quit flowing
 //! down, done flowing up, and unlinking on drop.
 //!
-//! Ownership: a [`Quitter`](crate::Quitter) handle and every child node each
-//! own one `Arc` of the node; the parent owns only a `Weak` (in its
-//! `children` slab). Tasks own no `Arc`: while any hold is taken (a *busy
-//! period* of the state word, see [`State`]) the node owns one strong count
-//! on itself, its **busy reference**, added by the hold that starts the
-//! period ([`Node::take_hold`]) and given back by the release that ends it
-//! ([`Node::release_hold`]), after that release's last use of the node. So
-//! a task's hold keeps its node alive at the cost of the state word's RMW
-//! alone: a tracked spawn costs one contended RMW fewer than with an `Arc`
-//! per task (benchmarked: ~5 % of a spawn; see BENCHMARKS.md). A node lives
-//! while anyone can still act on it, and the last drop unlinks it from its
-//! parent: a child per connection costs nothing once the connection is gone.
-//!
-//! Why the busy reference is sound: a hold is handed out only after the
-//! hold that started its period has added the reference (the starter holds
-//! a handle meanwhile, and the period cannot end before the starter's own
-//! hold is released); the release that ends a period owns that reference
-//! and is the only one to give it back. So while a hold is counted, some
-//! strong count is outstanding. `tests/loom.rs` checks it with a model of
-//! `Arc` that asserts no access through a hold comes after the drop;
-//! removing the busy reference makes three models fail.
+//! Ownership: a [`Quitter`](crate::Quitter) handle, a
+//! [`TaskGuard`](crate::TaskGuard) and every child node each own one `Arc` of
+//! the node; the parent owns only a `Weak` (in its `children` slab). So a
+//! node lives while anyone can still act on it, and the last drop unlinks it
+//! from its parent: a child per connection costs nothing once the
+//! connection is gone.
 //!
 //! Size: a node is made per connection, so what most nodes never use is
 //! allocated on first use, as one [`Extra`]: the [`Family`] (children,
@@ -61,8 +46,8 @@ use slab::Slab;
 use crate::cause::QuitCause;
 use crate::registry::{TaskKey, TaskRegistry};
 use crate::report::{QuitterTasks, TaskPanic};
-use crate::state::{Released, State};
-use crate::sync::{Arc, Mutex, OnceCell, RawArc, Weak};
+use crate::state::State;
+use crate::sync::{Arc, Mutex, OnceCell, Weak};
 use crate::task::{TaskInfo, TaskMeta};
 use crate::trace::{self, NodeSpan};
 use crate::waiters::QuitWaiters;
@@ -187,7 +172,7 @@ impl Node {
         name: Cow<'static, str>,
     ) -> Result<Arc<Node>, AlreadyQuit> {
         let mut family = this.extra().family.lock();
-        if !Node::take_hold(this) {
+        if !this.state.try_hold() {
             return Err(AlreadyQuit);
         }
         let entry = family.children.vacant_entry();
@@ -225,56 +210,11 @@ impl Node {
         drop(meta);
     }
 
-    /// Takes a hold on `this` (a task's or a child's), unless it has quit.
-    /// The first hold of a busy period adds the node's busy reference.
+    /// Releases one hold; the last one of a quit node makes it done.
     #[inline]
-    pub(crate) fn take_hold(this: &Arc<Node>) -> bool {
-        match this.state.try_hold() {
-            None => false,
-            Some(first) => {
-                if first {
-                    RawArc::leak_count(this);
-                }
-                true
-            }
-        }
-    }
-
-    /// Releases one hold on `node` and runs what that completes, up the
-    /// tree: a node made done wakes its done-waiters and releases its own
-    /// hold on its parent; a node whose busy period ends gives back its
-    /// busy reference, last (which may drop it).
-    ///
-    /// # Safety
-    /// The caller owns one hold on `node` (taken by [`Node::take_hold`]) and
-    /// gives it up. (A hold keeps the node alive: see the module docs.)
-    #[allow(unsafe_code)]
-    pub(crate) unsafe fn release_hold(mut node: RawArc<Node>) {
-        loop {
-            // SAFETY: we own a hold on `node` until the `release` below, so
-            // its busy period is running and its busy reference keeps it
-            // alive; if that release ends the period, the busy reference
-            // is ours, and we give it back only after the last use of
-            // `this` (and of `parent`, which lives by the hold we take over).
-            let this = unsafe { node.get() };
-            match this.state.release() {
-                Released::Held => return,
-                Released::Idle => {
-                    // SAFETY: we ended the busy period: its count is ours.
-                    unsafe { node.release() };
-                    return;
-                }
-                Released::Done => {
-                    let parent = this.finish();
-                    // SAFETY: as for `Idle`. `this` may be dropped here; its
-                    // hold on `parent` is now ours and keeps `parent` alive.
-                    unsafe { node.release() };
-                    match parent {
-                        Some(parent) => node = parent,
-                        None => return,
-                    }
-                }
-            }
+    pub(crate) fn release_hold(&self) {
+        if self.state.release() {
+            self.became_done();
         }
     }
 
@@ -379,24 +319,18 @@ impl Node {
         outcome.first
     }
 
-    /// The done transition of a node that quit with no holds (so no busy
-    /// period): wake its done-waiters and release its hold on its parent.
-    #[allow(unsafe_code)]
+    /// Runs the done transition of `self` and of every ancestor it
+    /// completes: wake the done-waiters, release the hold on the parent.
     fn became_done(&self) {
-        if let Some(parent) = self.finish() {
-            // SAFETY: a child holds one hold on its parent until it is done;
-            // it is done now, and that hold is given up here, once (the
-            // state word makes exactly one caller see the done transition).
-            unsafe { Node::release_hold(parent) };
+        let mut node = self;
+        loop {
+            trace::done(&node.span);
+            node.done_event.notify(usize::MAX);
+            match &node.link {
+                Some(link) if link.parent.state.release() => node = &link.parent,
+                _ => return,
+            }
         }
-    }
-
-    /// Wakes the done-waiters of a node that just became done; returns its
-    /// parent, on which the caller now owns the node's hold.
-    fn finish(&self) -> Option<RawArc<Node>> {
-        trace::done(&self.span);
-        self.done_event.notify(usize::MAX);
-        self.link.as_ref().map(|link| RawArc::of(&link.parent))
     }
 
     /// Every node of the subtree with live tasks, with its path and tasks,
@@ -524,14 +458,8 @@ fn unlink(link: Link, was_quit: bool, panics: Vec<TaskPanic>) -> Arc<Node> {
         let _ = family.children.try_remove(slot);
         family.panics.extend(panics);
     }
-    if !was_quit {
-        // SAFETY: the child held one hold on its parent (it was never done:
-        // not quit); it gives it up here, once. `parent` stays alive: we
-        // own its `Arc`.
-        #[allow(unsafe_code)]
-        unsafe {
-            Node::release_hold(RawArc::of(&parent))
-        };
+    if !was_quit && parent.state.release() {
+        parent.became_done();
     }
     parent
 }

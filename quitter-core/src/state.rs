@@ -17,11 +17,6 @@
 //!   [`State::quit`] that set `QUIT` on a word with no holds, or the
 //!   [`State::release`] that removed the last hold of a quit node. That caller
 //!   wakes the done-waiters and releases the node's hold on its parent.
-//! - A *busy period* runs from a hold taken on a word of 0 to the release
-//!   of the last hold (`Idle` or `Done`): [`State::try_hold`] and
-//!   [`State::release`] tell their caller when it starts or ends one, and
-//!   the node keeps one strong count on itself for its duration (see
-//!   `node`).
 //! - The count cannot overflow: every hold is a live `TaskGuard` or a live
 //!   child node, each a separate heap object, so there are fewer holds than
 //!   `usize::MAX / 2`.
@@ -30,19 +25,6 @@ use crate::sync::{AtomicUsize, Ordering};
 
 const QUIT: usize = 1;
 const HOLD: usize = 2;
-
-/// What [`State::release`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Released {
-    /// Other holds remain.
-    Held,
-    /// That was the last hold of a node that has not quit: its busy period
-    /// ended.
-    Idle,
-    /// That was the last hold of a quit node: it is done (and its busy
-    /// period ended).
-    Done,
-}
 
 /// What [`State::quit`] did.
 pub(crate) struct QuitOutcome {
@@ -86,14 +68,13 @@ impl State {
         self.0.load(Ordering::Acquire) / HOLD
     }
 
-    /// Adds one hold, unless the node has quit (then `None`). `Some(true)`
-    /// if it is the first (the word was 0): a busy period starts.
+    /// Adds one hold, unless the node has quit (then returns `false`).
     #[inline]
-    pub(crate) fn try_hold(&self) -> Option<bool> {
+    pub(crate) fn try_hold(&self) -> bool {
         let mut current = self.0.load(Ordering::Relaxed);
         loop {
             if current & QUIT != 0 {
-                return None;
+                return false;
             }
             match self.0.compare_exchange_weak(
                 current,
@@ -101,7 +82,7 @@ impl State {
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Some(current == 0),
+                Ok(_) => return true,
                 Err(actual) => current = actual,
             }
         }
@@ -116,13 +97,9 @@ impl State {
         }
     }
 
-    /// Removes one hold.
+    /// Removes one hold; returns `true` if that made the node done.
     #[inline]
-    pub(crate) fn release(&self) -> Released {
-        match self.0.fetch_sub(HOLD, Ordering::AcqRel) {
-            previous if previous == QUIT | HOLD => Released::Done,
-            HOLD => Released::Idle,
-            _ => Released::Held,
-        }
+    pub(crate) fn release(&self) -> bool {
+        self.0.fetch_sub(HOLD, Ordering::AcqRel) == QUIT | HOLD
     }
 }

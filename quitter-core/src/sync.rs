@@ -8,16 +8,12 @@
 //! A [`OnceCell`] (a value set once, then read without a lock) is std's
 //! `OnceLock`, or `spin::Once` without `std`; under loom, a model of it.
 //!
-//! `Arc`/`Weak` come from `alloc`. Under loom they are a model (loom's own
-//! `Arc` has no `Weak`): the counts are loom atomics with std's orderings
-//! (release decrement, acquire fence before the drop), and the memory is
-//! never really freed, so a use after the drop is caught by an assertion
-//! instead of being undefined behaviour.
-//!
-//! [`RawArc`] is a counted pointer that does not own its count: the core
-//! uses it for a node's *busy reference* (see `node`), the one strong count
-//! a node holds on itself while tasks or children hold it open, so that a
-//! task's hold needs no `Arc` clone of its own.
+//! `Arc`/`Weak` come from `alloc`. Under loom they are wrapped (loom's own
+//! `Arc` has no `Weak`): the last drop of a `std` `Arc` synchronises with
+//! every earlier drop through its release decrement + acquire fence, which
+//! loom cannot see, so it would report the node's final drop as racing with
+//! other threads' earlier accesses. The wrapper adds what the real
+//! decrement does, as an AcqRel RMW on a loom atomic, at every handle drop.
 //!
 //! Invariant kept by every caller: no critical section runs user code or
 //! panics, so a poisoned `std` mutex still guards consistent data and
@@ -28,109 +24,6 @@ pub(crate) use alloc::sync::{Arc, Weak};
 
 #[cfg(loom)]
 pub(crate) use loom_arc::{Arc, Weak};
-
-/// A pointer to the value of an [`Arc`] that owns no count by itself: its
-/// user keeps track of which strong count it stands for.
-pub(crate) struct RawArc<T>(
-    #[cfg(not(loom))] core::ptr::NonNull<T>,
-    #[cfg(loom)] loom_arc::RawArc<T>,
-);
-
-impl<T> Clone for RawArc<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-/// Copying the pointer changes no count.
-impl<T> Copy for RawArc<T> {}
-
-// SAFETY: a `RawArc` is used like the `Arc` whose count it stands for, so
-// it may cross threads exactly when an `Arc<T>` may.
-#[allow(unsafe_code)]
-unsafe impl<T: Send + Sync> Send for RawArc<T> {}
-// SAFETY: as for `Send`.
-#[allow(unsafe_code)]
-unsafe impl<T: Send + Sync> Sync for RawArc<T> {}
-
-#[allow(unsafe_code)]
-impl<T> RawArc<T> {
-    /// The pointer of `arc`; no count changes.
-    #[inline]
-    pub(crate) fn of(arc: &Arc<T>) -> Self {
-        #[cfg(not(loom))]
-        return RawArc(core::ptr::NonNull::from(&**arc));
-        #[cfg(loom)]
-        RawArc(loom_arc::RawArc::of(arc))
-    }
-
-    /// Adds one strong count that no handle owns (to be given back with
-    /// [`RawArc::release`]). Safe: the worst misuse is a leak.
-    #[inline]
-    pub(crate) fn leak_count(arc: &Arc<T>) {
-        core::mem::forget(arc.clone());
-    }
-
-    /// The value.
-    ///
-    /// # Safety
-    /// Some strong count (a handle's, or one the caller stands for) is
-    /// outstanding for the whole lifetime of the returned reference.
-    #[inline]
-    pub(crate) unsafe fn get(&self) -> &T {
-        #[cfg(not(loom))]
-        // SAFETY: the pointer came from a live `Arc`, and by the caller's
-        // contract the value has not been dropped since.
-        return unsafe { self.0.as_ref() };
-        #[cfg(loom)]
-        // SAFETY: as above; the model asserts it.
-        unsafe {
-            self.0.get()
-        }
-    }
-
-    /// A new handle (one more strong count).
-    ///
-    /// # Safety
-    /// As for [`RawArc::get`]: the value is alive.
-    #[inline]
-    pub(crate) unsafe fn upgrade(&self) -> Arc<T> {
-        #[cfg(not(loom))]
-        // SAFETY: the pointer came from `Arc` (`of`) and the value is alive,
-        // so the count is at least one: incrementing it and taking that new
-        // count as a handle is `Arc::clone`.
-        return unsafe {
-            Arc::increment_strong_count(self.0.as_ptr());
-            Arc::from_raw(self.0.as_ptr())
-        };
-        #[cfg(loom)]
-        // SAFETY: as above.
-        unsafe {
-            self.0.upgrade()
-        }
-    }
-
-    /// Gives back one strong count; the last one drops the value.
-    ///
-    /// # Safety
-    /// The caller stands for one outstanding strong count (added by
-    /// [`RawArc::leak_count`]) and gives it up; it must not use the value
-    /// after this call unless another count keeps it alive.
-    #[inline]
-    pub(crate) unsafe fn release(&self) {
-        #[cfg(not(loom))]
-        // SAFETY: the pointer came from `Arc` and the caller's count is
-        // outstanding, so this decrement is that of a handle being dropped.
-        unsafe {
-            Arc::decrement_strong_count(self.0.as_ptr())
-        };
-        #[cfg(loom)]
-        // SAFETY: as above.
-        unsafe {
-            self.0.release()
-        }
-    }
-}
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
@@ -265,172 +158,72 @@ impl<T> OnceCell<T> {
 }
 
 #[cfg(loom)]
-#[allow(unsafe_code)]
 mod loom_arc {
-    //! A model of `Arc`/`Weak` on loom atomics. The allocation is leaked,
-    //! never freed: `dropped` records the value's drop, and every access
-    //! through a [`RawArc`] asserts it has not happened, so a use after free
-    //! fails the model instead of being undefined behaviour.
-    use alloc::boxed::Box;
-    use core::cell::UnsafeCell;
-    use core::mem::ManuallyDrop;
-    use core::ptr::NonNull;
+    //! `std` `Arc`/`Weak` with each handle's end made visible to loom.
+    use loom::sync::atomic::{AtomicUsize, Ordering};
 
-    use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
-
-    struct Inner<T> {
-        strong: AtomicUsize,
-        dropped: AtomicBool,
-        value: UnsafeCell<ManuallyDrop<T>>,
+    struct Shared<T> {
+        value: T,
+        handle_ends: AtomicUsize,
     }
 
-    pub(crate) struct Arc<T>(NonNull<Inner<T>>);
-    pub(crate) struct Weak<T>(NonNull<Inner<T>>);
-    pub(crate) struct RawArc<T>(NonNull<Inner<T>>);
+    /// Always `Some` but while being dropped or unwrapped.
+    pub(crate) struct Arc<T>(Option<std::sync::Arc<Shared<T>>>);
 
-    impl<T> Clone for RawArc<T> {
-        fn clone(&self) -> Self {
-            *self
-        }
-    }
-
-    impl<T> Copy for RawArc<T> {}
-
-    // SAFETY: as `std`'s `Arc`/`Weak`: shared ownership of a `Send + Sync`
-    // value.
-    unsafe impl<T: Send + Sync> Send for Arc<T> {}
-    // SAFETY: as above.
-    unsafe impl<T: Send + Sync> Sync for Arc<T> {}
-    // SAFETY: as above.
-    unsafe impl<T: Send + Sync> Send for Weak<T> {}
-    // SAFETY: as above.
-    unsafe impl<T: Send + Sync> Sync for Weak<T> {}
-
-    fn inner<'a, T>(ptr: NonNull<Inner<T>>) -> &'a Inner<T> {
-        // SAFETY: the allocation is leaked, so it is valid for ever.
-        unsafe { &*ptr.as_ptr() }
-    }
-
-    /// The value; `check` asserts it has not been dropped (an RMW, which
-    /// reads the newest value of the flag). Handles skip the check: they
-    /// own a count. Raw pointers make it.
-    fn value<'a, T>(ptr: NonNull<Inner<T>>, check: bool) -> &'a T {
-        let inner = inner(ptr);
-        if check {
-            assert!(
-                !inner.dropped.fetch_or(false, Ordering::Relaxed),
-                "use after free of an Arc's value"
-            );
-        }
-        // SAFETY: not dropped (a handle's count, or asserted), and only the
-        // last count's drop takes `&mut`, when no one else can hold this.
-        unsafe { &*inner.value.get() }
-    }
-
-    /// Drops one strong count, and the value with the last (as `std`).
-    fn drop_count<T>(ptr: NonNull<Inner<T>>) {
-        let inner = inner(ptr);
-        if inner.strong.fetch_sub(1, Ordering::Release) == 1 {
-            fence(Ordering::Acquire);
-            inner.dropped.store(true, Ordering::Relaxed);
-            // SAFETY: the last count: no other handle can reach the value.
-            unsafe { ManuallyDrop::drop(&mut *inner.value.get()) };
-        }
-    }
+    pub(crate) struct Weak<T>(std::sync::Weak<Shared<T>>);
 
     impl<T> Arc<T> {
         pub(crate) fn new(value: T) -> Self {
-            let inner = Box::leak(Box::new(Inner {
-                strong: AtomicUsize::new(1),
-                dropped: AtomicBool::new(false),
-                value: UnsafeCell::new(ManuallyDrop::new(value)),
-            }));
-            Arc(NonNull::from(inner))
+            let handle_ends = AtomicUsize::new(0);
+            Arc(Some(std::sync::Arc::new(Shared { value, handle_ends })))
+        }
+
+        fn shared(&self) -> &std::sync::Arc<Shared<T>> {
+            self.0.as_ref().expect("loom Arc shim used after drop")
         }
 
         pub(crate) fn downgrade(this: &Self) -> Weak<T> {
-            Weak(this.0)
+            Weak(std::sync::Arc::downgrade(this.shared()))
         }
 
         pub(crate) fn ptr_eq(a: &Self, b: &Self) -> bool {
-            a.0 == b.0
+            std::sync::Arc::ptr_eq(a.shared(), b.shared())
         }
 
-        pub(crate) fn try_unwrap(this: Self) -> Result<T, Self> {
-            let shared = inner(this.0);
-            match shared
-                .strong
-                .compare_exchange(1, 0, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => {
-                    core::mem::forget(this);
-                    shared.dropped.store(true, Ordering::Relaxed);
-                    // SAFETY: the count was ours alone and is now zero.
-                    Ok(unsafe { ManuallyDrop::take(&mut *shared.value.get()) })
-                }
-                Err(_) => Err(this),
+        pub(crate) fn try_unwrap(mut this: Self) -> Result<T, Self> {
+            let shared = this.0.take().expect("loom Arc shim used after drop");
+            shared.handle_ends.fetch_add(1, Ordering::AcqRel);
+            match std::sync::Arc::try_unwrap(shared) {
+                Ok(shared) => Ok(shared.value),
+                Err(shared) => Err(Arc(Some(shared))),
             }
         }
     }
 
     impl<T> Clone for Arc<T> {
         fn clone(&self) -> Self {
-            inner(self.0).strong.fetch_add(1, Ordering::Relaxed);
-            Arc(self.0)
+            Arc(Some(self.shared().clone()))
         }
     }
 
     impl<T> core::ops::Deref for Arc<T> {
         type Target = T;
         fn deref(&self) -> &T {
-            value(self.0, false)
+            &self.shared().value
         }
     }
 
     impl<T> Drop for Arc<T> {
         fn drop(&mut self) {
-            drop_count(self.0);
+            if let Some(shared) = self.0.take() {
+                shared.handle_ends.fetch_add(1, Ordering::AcqRel);
+            }
         }
     }
 
     impl<T> Weak<T> {
         pub(crate) fn upgrade(&self) -> Option<Arc<T>> {
-            let strong = &inner(self.0).strong;
-            let mut count = strong.load(Ordering::Relaxed);
-            loop {
-                if count == 0 {
-                    return None;
-                }
-                match strong.compare_exchange_weak(
-                    count,
-                    count + 1,
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return Some(Arc(self.0)),
-                    Err(actual) => count = actual,
-                }
-            }
-        }
-    }
-
-    impl<T> RawArc<T> {
-        pub(crate) fn of(arc: &Arc<T>) -> Self {
-            RawArc(arc.0)
-        }
-
-        pub(crate) unsafe fn get(&self) -> &T {
-            value(self.0, true)
-        }
-
-        pub(crate) unsafe fn upgrade(&self) -> Arc<T> {
-            let _ = value(self.0, true);
-            inner(self.0).strong.fetch_add(1, Ordering::Relaxed);
-            Arc(self.0)
-        }
-
-        pub(crate) unsafe fn release(&self) {
-            drop_count(self.0);
+            self.0.upgrade().map(|shared| Arc(Some(shared)))
         }
     }
 }

@@ -25,7 +25,7 @@ use core::time::Duration;
 
 use crate::node::Node;
 use crate::registry::TaskKey;
-use crate::sync::{Arc, RawArc};
+use crate::sync::Arc;
 use crate::Quitter;
 
 /// When a task started: an `Instant` with `std`, nothing without.
@@ -100,29 +100,18 @@ pub struct TaskGuard {
 }
 
 /// One counted task of a node, not necessarily listed: what keeps the node
-/// from being done, and alive (through the node's busy reference, so a task
-/// costs no `Arc` clone of its own). Dropping it releases the hold.
-pub(crate) struct Hold(RawArc<Node>);
+/// from being done. Dropping it releases the hold.
+pub(crate) struct Hold(Arc<Node>);
 
-#[allow(unsafe_code)]
 impl Hold {
     /// Takes a hold on `node`, unless it has quit.
     #[inline]
     pub(crate) fn take(node: &Arc<Node>) -> Option<Hold> {
-        Node::take_hold(node).then(|| Hold(RawArc::of(node)))
+        node.state.try_hold().then(|| Hold(node.clone()))
     }
 
-    #[inline]
-    pub(crate) fn node(&self) -> &Node {
-        // SAFETY: this hold is counted until `self` drops, and a counted
-        // hold keeps the node alive (its busy reference).
-        unsafe { self.0.get() }
-    }
-
-    /// A handle to the node.
-    pub(crate) fn quitter(&self) -> Quitter {
-        // SAFETY: as in `node`: the node is alive.
-        Quitter::from_node(unsafe { self.0.upgrade() })
+    pub(crate) fn node(&self) -> &Arc<Node> {
+        &self.0
     }
 
     /// Lists the task in the registry, with its start time now.
@@ -131,7 +120,7 @@ impl Hold {
         name: Cow<'static, str>,
         location: &'static Location<'static>,
     ) -> TaskGuard {
-        let key = self.node().register_task(TaskMeta {
+        let key = self.0.register_task(TaskMeta {
             name,
             location,
             started: Started::now(),
@@ -142,18 +131,15 @@ impl Hold {
 
 impl Drop for Hold {
     #[inline]
-    #[allow(unsafe_code)]
     fn drop(&mut self) {
-        // SAFETY: `self` owns one hold, taken by `Node::take_hold`, and
-        // gives it up here, once.
-        unsafe { Node::release_hold(self.0) };
+        self.0.release_hold();
     }
 }
 
 impl TaskGuard {
     /// The quitter the task is tracked by.
     pub fn quitter(&self) -> Quitter {
-        self.hold.quitter()
+        Quitter::from_node(self.hold.node().clone())
     }
 
     /// A snapshot of this task: name, location and age.
