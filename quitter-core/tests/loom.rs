@@ -223,3 +223,21 @@ fn loom_dropped_quit_waiter_vs_quit_and_a_sleeper() {
         dropper.join().unwrap();
     });
 }
+
+/// A task ends on one thread while the last handle of its quitter (a child)
+/// is dropped on another and the parent quits: the child unlinks once, and
+/// the parent is done.
+#[test]
+fn loom_task_end_vs_last_handle_drop_and_parent_quit() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let child = root.child("conn").unwrap();
+        let guard = child.track("task").unwrap();
+        let ender = thread::spawn(move || drop(guard));
+        drop(child);
+        root.quit();
+        ender.join().unwrap();
+        assert_eq!(root.child_count(), 0);
+        assert!(root.is_done());
+    });
+}
