@@ -164,7 +164,17 @@ impl Node {
     /// Listed tasks plus tracked futures not polled yet.
     pub(crate) fn task_count(&self) -> usize {
         let listed = self.extra.get().map_or(0, |extra| extra.tasks.len());
-        listed + self.unpolled(listed)
+        let mut children = Vec::new();
+        self.push_children(&mut children);
+        listed + self.unpolled(listed, &children)
+    }
+
+    /// Pushes the live children (upgraded under the family lock; the
+    /// caller drops them with the lock released).
+    fn push_children(&self, into: &mut Vec<Arc<Node>>) {
+        if let Some(extra) = self.extra.get() {
+            push_children(&extra.family.lock(), into);
+        }
     }
 
     pub(crate) fn child(
@@ -218,22 +228,16 @@ impl Node {
         }
     }
 
-    /// Holds that are neither a listed task nor a child that is not done:
-    /// tracked futures accepted but not polled yet. Exact when nothing is
-    /// changing (a hung tree); a task or child ending during the count can
-    /// skew it by one for that instant.
-    fn unpolled(&self, listed: usize) -> usize {
-        let holds = self.state.holds();
-        let mut children = Vec::new();
-        if let Some(extra) = self.extra.get() {
-            push_children(&extra.family.lock(), &mut children);
-        }
-        // Counted (and the `Arc`s dropped) with the lock released.
+    /// Holds that are neither one of the `listed` tasks nor one of
+    /// `children` that is not done: tracked futures accepted but not polled
+    /// yet. Exact when nothing is changing (a hung tree); a task or child
+    /// ending during the count can skew it by one for that instant.
+    fn unpolled(&self, listed: usize, children: &[Arc<Node>]) -> usize {
         let holding = children
             .iter()
             .filter(|child| !child.state.is_done())
             .count();
-        holds.saturating_sub(listed + holding)
+        self.state.holds().saturating_sub(listed + holding)
     }
 
     pub(crate) fn record_panic(&self, key: TaskKey, message: String) {
@@ -299,9 +303,7 @@ impl Node {
             }
             None => {
                 let outcome = self.state.quit();
-                if let Some(extra) = self.extra.get() {
-                    push_children(&extra.family.lock(), stack);
-                }
+                self.push_children(stack);
                 outcome
             }
         };
@@ -337,12 +339,12 @@ impl Node {
     /// in depth-first order.
     pub(crate) fn live_tasks(this: &Arc<Node>) -> Vec<QuitterTasks> {
         let mut found = Vec::new();
-        Node::walk(this, |path, node| {
+        Node::walk(this, |path, node, children| {
             let tasks = node
                 .extra
                 .get()
                 .map_or_else(Vec::new, |extra| extra.tasks.snapshot());
-            let unpolled = node.unpolled(tasks.len());
+            let unpolled = node.unpolled(tasks.len(), children);
             if !tasks.is_empty() || unpolled > 0 {
                 found.push(QuitterTasks {
                     path: path(),
@@ -357,7 +359,7 @@ impl Node {
     /// Every panic recorded in the subtree (including dropped descendants).
     pub(crate) fn panics(this: &Arc<Node>) -> Vec<TaskPanic> {
         let mut found = Vec::new();
-        Node::walk(this, |_, node| {
+        Node::walk(this, |_, node, _| {
             if let Some(extra) = node.extra.get() {
                 found.extend(extra.family.lock().panics.iter().cloned());
             }
@@ -366,9 +368,9 @@ impl Node {
     }
 
     /// Visits every node of the subtree, depth first, with a lazy path
-    /// maker (paths are built only for nodes that need one). `visit` runs
-    /// with no lock held.
-    fn walk(this: &Arc<Node>, mut visit: impl FnMut(&dyn Fn() -> String, &Node)) {
+    /// maker (paths are built only for nodes that need one) and the node's
+    /// live children. `visit` runs with no lock held.
+    fn walk(this: &Arc<Node>, mut visit: impl FnMut(&dyn Fn() -> String, &Node, &[Arc<Node>])) {
         let base = this.parent().map(|parent| parent.path());
         // (node, depth below self); `names` is the path from self to the
         // node being visited.
@@ -385,17 +387,8 @@ impl Node {
                     None => join_path(own),
                 }
             };
-            visit(&make_path, &node);
-            if let Some(extra) = node.extra.get() {
-                children.extend(
-                    extra
-                        .family
-                        .lock()
-                        .children
-                        .iter()
-                        .filter_map(|(_, child)| child.upgrade()),
-                );
-            }
+            node.push_children(&mut children);
+            visit(&make_path, &node, &children);
             // Reverse so that the first child is visited first.
             stack.extend(children.drain(..).rev().map(|child| (child, depth + 1)));
         }

@@ -82,18 +82,21 @@ impl TaskRegistry {
         TaskKey::new(index, shard.0.lock().insert(meta))
     }
 
+    /// The shard `key` names (allocated: its entry was registered there).
+    fn shard_of(&self, key: TaskKey) -> Option<&Mutex<Slab<TaskMeta>>> {
+        self.shards[key.shard()].get().map(|shard| &shard.0)
+    }
+
     /// Removes the entry of `key`, returning it (to be dropped outside the
     /// lock).
     pub(crate) fn remove(&self, key: TaskKey) -> Option<TaskMeta> {
-        let shard = self.shards[key.shard()].get()?;
-        let meta = shard.0.lock().try_remove(key.slot());
+        let meta = self.shard_of(key)?.lock().try_remove(key.slot());
         meta
     }
 
     /// A snapshot of the entry of `key`.
     pub(crate) fn info(&self, key: TaskKey) -> Option<TaskInfo> {
-        let shard = self.shards[key.shard()].get()?;
-        let slab = shard.0.lock();
+        let slab = self.shard_of(key)?.lock();
         slab.get(key.slot()).map(TaskMeta::snapshot)
     }
 

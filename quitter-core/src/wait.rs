@@ -20,36 +20,6 @@ use pin_project_lite::pin_project;
 use crate::node::Node;
 use crate::waiters::Waiting;
 
-/// The engine of [`Done`]: event-listener's listen, check, sleep.
-struct DoneWait<'a> {
-    node: &'a Node,
-    listener: Option<EventListener>,
-}
-
-impl<'a> DoneWait<'a> {
-    fn reached(&self) -> bool {
-        self.node.state.is_done()
-    }
-
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        loop {
-            if self.reached() {
-                self.listener = None;
-                return Poll::Ready(());
-            }
-            match &mut self.listener {
-                None => self.listener = Some(self.node.done_event.listen()),
-                Some(listener) => {
-                    if Pin::new(listener).poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    self.listener = None;
-                }
-            }
-        }
-    }
-}
-
 /// Ready once the quitter has been told to quit. See
 /// [`Quitter::quitted`](crate::Quitter::quitted).
 #[must_use = "futures do nothing unless polled"]
@@ -115,14 +85,18 @@ impl core::fmt::Debug for Quitted<'_> {
 /// Ready once the quitter has quit and every task of its subtree ended. See
 /// [`Quitter::done`](crate::Quitter::done).
 #[must_use = "futures do nothing unless polled"]
-pub struct Done<'a>(DoneWait<'a>);
+pub struct Done<'a> {
+    node: &'a Node,
+    /// Event-listener's pattern: listen, check again, then sleep.
+    listener: Option<EventListener>,
+}
 
 impl<'a> Done<'a> {
     pub(crate) fn new(node: &'a Node) -> Self {
-        Done(DoneWait {
+        Done {
             node,
             listener: None,
-        })
+        }
     }
 }
 
@@ -130,14 +104,28 @@ impl Future for Done<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.poll(cx)
+        loop {
+            if self.node.state.is_done() {
+                self.listener = None;
+                return Poll::Ready(());
+            }
+            match &mut self.listener {
+                None => self.listener = Some(self.node.done_event.listen()),
+                Some(listener) => {
+                    if Pin::new(listener).poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    self.listener = None;
+                }
+            }
+        }
     }
 }
 
 impl core::fmt::Debug for Done<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Done")
-            .field("done", &self.0.reached())
+            .field("done", &self.node.state.is_done())
             .finish()
     }
 }

@@ -36,12 +36,18 @@ const N: usize = 10_000;
 
 /// Heap bytes per item kept alive by `make` (the holding Vec is allocated
 /// before counting).
-fn per_item<T>(mut make: impl FnMut() -> T) -> f64 {
+fn per_item<T>(make: impl FnMut() -> T) -> f64 {
+    per_item_after(make, || {})
+}
+
+/// [`per_item`], counted after `settle` has run (with every item alive).
+fn per_item_after<T>(mut make: impl FnMut() -> T, settle: impl FnOnce()) -> f64 {
     let mut keep = Vec::with_capacity(N);
     let before = LIVE.load(Ordering::Relaxed);
     for _ in 0..N {
         keep.push(make());
     }
+    settle();
     let bytes = LIVE.load(Ordering::Relaxed) - before;
     drop(keep);
     bytes as f64 / N as f64
@@ -59,19 +65,13 @@ fn count_polled() {
 
 /// Heap bytes per task spawned by `spawn`, once the (current-thread)
 /// runtime has polled every task up to its first await.
-fn per_polled_task<T>(rt: &tokio::runtime::Runtime, mut spawn: impl FnMut() -> T) -> f64 {
+fn per_polled_task<T>(rt: &tokio::runtime::Runtime, spawn: impl FnMut() -> T) -> f64 {
     POLLED.with(|polled| polled.set(0));
-    let mut keep = Vec::with_capacity(N);
-    let before = LIVE.load(Ordering::Relaxed);
-    for _ in 0..N {
-        keep.push(spawn());
-    }
-    while POLLED.with(|polled| polled.get()) < N {
-        rt.block_on(tokio::task::yield_now());
-    }
-    let bytes = LIVE.load(Ordering::Relaxed) - before;
-    drop(keep);
-    bytes as f64 / N as f64
+    per_item_after(spawn, || {
+        while POLLED.with(|polled| polled.get()) < N {
+            rt.block_on(tokio::task::yield_now());
+        }
+    })
 }
 
 /// Polls once (so a waiter registers), with a waker that does nothing.
