@@ -1,8 +1,8 @@
 //! One node of the quit tree, and the three walks over it: quit flowing
 //! down, done flowing up, and unlinking on drop.
 //!
-//! Ownership: a [`Quitter`](crate::Quitter) handle, a
-//! [`TaskGuard`](crate::TaskGuard) and every child node each own one `Arc` of
+//! Ownership: a [`Quitter`](crate::Quitter) handle, a task (its
+//! [`TaskSlot`](crate::registry::TaskSlot)) and every child node each own one `Arc` of
 //! the node; the parent owns only a `Weak` (in its `children` slab). So a
 //! node lives while anyone can still act on it, and the last drop unlinks it
 //! from its parent: a child per connection costs nothing once the
@@ -24,7 +24,7 @@
 //!   the quit: nothing is lost. (A node without `Extra` yet sets `QUIT`
 //!   first and then looks again; see [`Node::quit_one`] for why that is
 //!   enough.) A task needs no lock for it: its hold is the `try_hold` CAS
-//!   alone, which refuses once `QUIT` is set (see [`Hold`](crate::task::Hold));
+//!   alone, which refuses once `QUIT` is set (see [`TaskSlot`](crate::registry::TaskSlot));
 //!   listing it by name is a separate, later step.
 //! - A child holds one hold on its parent from creation until it is done
 //!   (quit and without holds) or dropped unquit, whichever comes first.
@@ -38,17 +38,16 @@ use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::panic::Location;
 
 use event_listener::Event;
 use slab::Slab;
 
 use crate::cause::QuitCause;
-use crate::registry::{TaskKey, TaskRegistry};
+use crate::registry::TaskRegistry;
 use crate::report::{QuitterTasks, TaskPanic};
 use crate::state::State;
 use crate::sync::{Arc, Mutex, OnceCell, Weak};
-use crate::task::{TaskInfo, TaskMeta};
+use crate::task::TaskInfo;
 use crate::trace::{self, NodeSpan};
 use crate::waiters::QuitWaiters;
 use crate::AlreadyQuit;
@@ -67,7 +66,7 @@ pub(crate) struct Node {
 /// quit cause.
 pub(crate) struct Extra {
     family: Mutex<Family>,
-    tasks: TaskRegistry,
+    pub(crate) tasks: TaskRegistry,
     pub(crate) waiters: QuitWaiters,
 }
 
@@ -195,31 +194,6 @@ impl Node {
         Ok(child)
     }
 
-    /// Lists a task that holds this node (see [`Hold`](crate::task::Hold)).
-    pub(crate) fn register_task(&self, meta: TaskMeta) -> TaskKey {
-        self.extra().tasks.register(meta)
-    }
-
-    pub(crate) fn task_info(&self, key: TaskKey) -> TaskInfo {
-        match self.extra.get().and_then(|extra| extra.tasks.info(key)) {
-            Some(info) => info,
-            // Unreachable: the guard owning `key` is alive (module invariant
-            // of `task`). Answer rather than panic.
-            None => TaskInfo {
-                name: Cow::Borrowed("<ended>"),
-                location: Location::caller(),
-                age: None,
-            },
-        }
-    }
-
-    /// Unlists the task registered under `key` (its hold is released
-    /// right after, by the guard's `Hold`).
-    pub(crate) fn remove_task(&self, key: TaskKey) {
-        let meta = self.extra.get().and_then(|extra| extra.tasks.remove(key));
-        drop(meta);
-    }
-
     /// Releases one hold; the last one of a quit node makes it done.
     #[inline]
     pub(crate) fn release_hold(&self) {
@@ -240,20 +214,15 @@ impl Node {
         self.state.holds().saturating_sub(listed + holding)
     }
 
-    pub(crate) fn record_panic(&self, key: TaskKey, message: String) {
-        let Some(extra) = self.extra.get() else {
-            return;
-        };
-        let Some(task) = extra.tasks.info(key) else {
-            return;
-        };
+    /// Records a panic of `task` (which is ending) with its message.
+    pub(crate) fn record_panic(&self, task: TaskInfo, message: String) {
         let panic = TaskPanic {
             path: self.path(),
             task,
             message,
         };
         trace::panicked(&self.span, &panic);
-        extra.family.lock().panics.push(panic);
+        self.extra().family.lock().panics.push(panic);
     }
 
     /// Quits this node and every descendant, iteratively. Returns `true` if

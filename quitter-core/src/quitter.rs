@@ -14,9 +14,10 @@ use core::task::Poll;
 
 use crate::cause::QuitCause;
 use crate::node::Node;
+use crate::registry::TaskSlot;
 use crate::report::{TaskPanic, TimeoutReport};
 use crate::sync::Arc;
-use crate::task::{Hold, TaskGuard};
+use crate::task::TaskGuard;
 use crate::tracked::Tracked;
 use crate::wait::{Done, Quitted, RunUntilQuit};
 use crate::AlreadyQuit;
@@ -137,8 +138,7 @@ impl Quitter {
     #[track_caller]
     pub fn track(&self, name: impl Into<Cow<'static, str>>) -> Result<TaskGuard, AlreadyQuit> {
         let location = core::panic::Location::caller();
-        let hold = Hold::take(&self.node).ok_or(AlreadyQuit)?;
-        Ok(hold.register(name.into(), location))
+        TaskGuard::track(&self.node, name.into(), location).ok_or(AlreadyQuit)
     }
 
     /// Tracks `future` as one task named `name`: the task ends when the
@@ -157,8 +157,8 @@ impl Quitter {
         future: F,
     ) -> Result<Tracked<F>, AlreadyQuit> {
         let location = core::panic::Location::caller();
-        let hold = Hold::take(&self.node).ok_or(AlreadyQuit)?;
-        Ok(Tracked::new(future, hold, name.into(), location))
+        let slot = TaskSlot::take(&self.node, name.into(), location).ok_or(AlreadyQuit)?;
+        Ok(Tracked::new(future, slot))
     }
 
     /// A future ready once this quitter has quit and every task of its

@@ -1,67 +1,97 @@
-//! The task registry of one node: the name, location and start of every
-//! live tracked task, so that a report can say which tasks did not return.
+//! The task registry of one node, and each task's place in it
+//! ([`TaskSlot`]): the name, location and start of every live tracked task,
+//! so that a report can say which tasks did not return.
 //!
-//! Why it is sharded by thread: a tracked future registers its task at its
+//! Why it is intrusive: a task's entry ([`TaskEntry`]) lives in its
+//! [`TaskSlot`], inside the task's own pinned future (or a `TaskGuard`'s
+//! box), and the registry links it there (see `list`). Listing a task
+//! allocates nothing, so a tracked task costs the heap no more than the
+//! runtime's task does (a slab of entries cost about 80 bytes a task).
+//!
+//! Why it is sharded by thread: a tracked future lists its task at its
 //! first poll, on the thread that polls it, and the task usually ends on
-//! that same thread. Each thread registers in its own shard (a slab behind a
+//! that same thread. Each thread lists in its own shard (a list behind a
 //! lock, on a cache line pair of its own: x86 fetches lines in pairs), so
-//! the registration and the removal of a task touch memory that stays in
-//! that thread's cache, and the thread that *spawns* touches the registry not
-//! at all. Behind one shared lock, the spawner and the workers passed its
-//! cache line back and forth for every task: that made a tracked spawn cost
-//! 1.4x a `TaskTracker::spawn`.
-//!
-//! Threads get shard numbers round-robin, so up to [`SHARDS`] threads never
-//! share one; more threads share, which is correct, only slower. Shards
-//! are allocated when a thread first registers in this registry. Without
+//! listing and unlisting touch memory that stays in that thread's cache,
+//! and the thread that *spawns* touches the registry not at all. Threads
+//! get shard numbers round-robin, so up to [`SHARDS`] threads never share
+//! one; more threads share, which is correct, only slower. Shards are
+//! allocated when a thread first lists a task in this registry. Without
 //! `std` there are no threads to tell apart, and every task uses shard 0.
 //!
 //! Invariants:
-//! - A [`TaskKey`] names a shard and a slot. Its entry is present from
-//!   [`TaskRegistry::register`] until [`TaskRegistry::remove`] with that
-//!   key; only the key's owner (one `TaskGuard`) removes it.
-//! - Shards, once allocated, live as long as the registry, so a key stays
-//!   valid whichever thread uses it.
-//! - An entry exists only for a task that holds its node (the hold is taken
-//!   first and released after the entry is removed: see `task`), so the
-//!   registry never lists more tasks than the node's hold count says.
+//! - A slot owns one hold on its node from [`TaskSlot::take`] until
+//!   [`TaskSlot::end`] (at the latest its `Drop`), and keeps the node alive
+//!   (an `Arc`) for its whole life. So the registry outlives every entry
+//!   listed in it, and it never lists more tasks than the node's holds.
+//! - An entry is listed at most once, by its slot, and only while the slot
+//!   holds its node; `end` unlists it *before* releasing the hold, so a
+//!   report taken after `done()` never shows an ended task. Its `status`
+//!   (the shard it is in) is read and written by its slot alone.
+//! - The list rules hold (see `list`): entries are pinned in their slot,
+//!   and the slot's `Drop` unlists before the memory can go; a shard's list
+//!   is only touched under its lock.
 //! - Locks here are leaves: nothing else is locked while a shard is held,
 //!   and a shard is never locked while another is.
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec::Vec;
+use core::panic::Location;
+use core::pin::Pin;
+use core::ptr::NonNull;
 
-use slab::Slab;
+use pin_project_lite::pin_project;
 
-use crate::sync::{Mutex, OnceCell};
-use crate::task::{TaskInfo, TaskMeta};
+use crate::list::{Linked, Links, List};
+use crate::node::Node;
+use crate::sync::{Arc, AtomicU8, Mutex, OnceCell, Ordering};
+use crate::task::{Started, TaskInfo, TaskMeta};
 
 /// The most shards a registry spreads over (a power of two).
 const SHARDS: usize = 8;
-/// Low bits of a key that name the shard.
-const SHARD_BITS: u32 = SHARDS.trailing_zeros();
+/// [`TaskEntry::status`]: counted, not listed (yet).
+const UNLISTED: u8 = 0xfe;
+/// [`TaskEntry::status`]: the task has ended and released its hold.
+const ENDED: u8 = 0xff;
 
-/// Where one live task's entry is: its shard and its slot there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct TaskKey(usize);
+/// One task's registry entry: what a report shows of it.
+struct TaskEntry {
+    links: Links<TaskEntry>,
+    meta: TaskMeta,
+    /// The shard the entry is listed in, [`UNLISTED`] or [`ENDED`]. Only
+    /// its slot reads or writes it; atomic (relaxed) only so that the
+    /// entry is `Sync`.
+    status: AtomicU8,
+}
 
-impl TaskKey {
-    fn new(shard: usize, slot: usize) -> Self {
-        TaskKey(slot << SHARD_BITS | shard)
-    }
-
-    fn shard(self) -> usize {
-        self.0 & (SHARDS - 1)
-    }
-
-    fn slot(self) -> usize {
-        self.0 >> SHARD_BITS
+// SAFETY: `links` is the field `Links` of the value at `this`, reached
+// without a reference to the whole value.
+unsafe impl Linked for TaskEntry {
+    unsafe fn links(this: NonNull<Self>) -> NonNull<Links<Self>> {
+        // SAFETY: `this` is live (caller), so the field's address is not
+        // null.
+        unsafe { NonNull::new_unchecked(core::ptr::addr_of_mut!((*this.as_ptr()).links)) }
     }
 }
 
-/// One shard: a slab of entries on a cache line (pair) of its own.
+// SAFETY: `links` are touched only under the lock of the list the entry is
+// in (list rule 1); `meta` is never written after creation; `status` is
+// atomic. So sharing or sending an entry races on nothing.
+unsafe impl Send for TaskEntry {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for TaskEntry {}
+
+impl Drop for TaskEntry {
+    fn drop(&mut self) {
+        self.links.end();
+    }
+}
+
+/// One shard: a list of entries on a cache line (pair) of its own.
 #[repr(align(128))]
-struct Shard(Mutex<Slab<TaskMeta>>);
+struct Shard(Mutex<List<TaskEntry>>);
 
 /// The live tasks of one node. See the module docs.
 pub(crate) struct TaskRegistry {
@@ -75,52 +105,167 @@ impl TaskRegistry {
         }
     }
 
-    /// Records a task that holds the node; returns its key.
-    pub(crate) fn register(&self, meta: TaskMeta) -> TaskKey {
+    /// Lists `entry` in the calling thread's shard.
+    ///
+    /// # Safety
+    ///
+    /// `entry` is unlisted, and stays live and pinned until
+    /// [`remove`](Self::remove) on this registry takes it out.
+    unsafe fn register(&self, entry: Pin<&TaskEntry>) {
         let index = this_thread_shard();
-        let shard = self.shards[index].get_or_init(|| Box::new(Shard(Mutex::new(Slab::new()))));
-        TaskKey::new(index, shard.0.lock().insert(meta))
+        let shard = self.shards[index].get_or_init(|| Box::new(Shard(Mutex::new(List::new()))));
+        entry.status.store(index as u8, Ordering::Relaxed);
+        let mut list = shard.0.lock();
+        // SAFETY: `entry` is unlisted, live and pinned until `remove`
+        // (caller), and we hold this shard's lock.
+        unsafe { list.push_back(NonNull::from(&*entry)) };
     }
 
-    /// The shard `key` names (allocated: its entry was registered there).
-    fn shard_of(&self, key: TaskKey) -> Option<&Mutex<Slab<TaskMeta>>> {
-        self.shards[key.shard()].get().map(|shard| &shard.0)
-    }
-
-    /// Removes the entry of `key`, returning it (to be dropped outside the
-    /// lock).
-    pub(crate) fn remove(&self, key: TaskKey) -> Option<TaskMeta> {
-        let meta = self.shard_of(key)?.lock().try_remove(key.slot());
-        meta
-    }
-
-    /// A snapshot of the entry of `key`.
-    pub(crate) fn info(&self, key: TaskKey) -> Option<TaskInfo> {
-        let slab = self.shard_of(key)?.lock();
-        slab.get(key.slot()).map(TaskMeta::snapshot)
+    /// Unlists `entry` if it is listed; marks it ended.
+    ///
+    /// # Safety
+    ///
+    /// If `entry` is listed, it was listed by [`register`](Self::register)
+    /// on this registry.
+    unsafe fn remove(&self, entry: Pin<&TaskEntry>) {
+        let index = entry.status.swap(ENDED, Ordering::Relaxed);
+        let Some(shard) = self.shards.get(usize::from(index)) else {
+            return; // UNLISTED or ENDED: in no list.
+        };
+        // The shard was made before the entry was listed in it.
+        if let Some(shard) = shard.get() {
+            let mut list = shard.0.lock();
+            // SAFETY: `entry` is in this shard's list (its status says so,
+            // and it was listed on this registry: caller), and we hold
+            // the shard's lock.
+            unsafe { list.remove(NonNull::from(&*entry)) };
+        }
     }
 
     /// Every allocated shard, in order.
-    fn shards(&self) -> impl Iterator<Item = &Mutex<Slab<TaskMeta>>> {
+    fn shards(&self) -> impl Iterator<Item = &Mutex<List<TaskEntry>>> {
         self.shards
             .iter()
             .filter_map(|shard| shard.get().map(|shard| &shard.0))
     }
 
-    /// How many tasks are registered.
+    /// How many tasks are listed.
     pub(crate) fn len(&self) -> usize {
         self.shards().map(|shard| shard.lock().len()).sum()
     }
 
-    /// Every live task, oldest first (with `std`; without, in shard order).
+    /// Every listed task, oldest first (with `std`; without, in shard
+    /// order).
     pub(crate) fn snapshot(&self) -> Vec<TaskInfo> {
         let mut found = Vec::new();
         for shard in self.shards() {
-            let slab = shard.lock();
-            found.extend(slab.iter().map(|(_, meta)| (meta.started, meta.snapshot())));
+            let list = shard.lock();
+            found.extend(list.iter().map(|entry| {
+                // SAFETY: an entry in the list is live while we hold its
+                // lock (list rule 2); `meta` is never written.
+                let meta = unsafe { &entry.as_ref().meta };
+                (meta.started, meta.snapshot())
+            }));
         }
         found.sort_by_key(|(started, _)| *started);
         found.into_iter().map(|(_, info)| info).collect()
+    }
+}
+
+pin_project! {
+    /// One task's place in its node: it owns one hold on the node (so the
+    /// node is not done while the task lives) and the task's entry, which
+    /// [`list`](TaskSlot::list) links into the node's registry. Pinned,
+    /// because the registry points at the entry where it is. Ending the
+    /// task, or dropping the slot, unlists the entry and then releases the
+    /// hold.
+    pub(crate) struct TaskSlot {
+        node: Arc<Node>,
+        #[pin]
+        entry: TaskEntry,
+    }
+
+    impl PinnedDrop for TaskSlot {
+        fn drop(this: Pin<&mut Self>) {
+            this.end();
+        }
+    }
+}
+
+impl TaskSlot {
+    /// Takes a hold on `node` for a task named `name`, unless the node has
+    /// quit. The task counts at once; it is listed by [`list`](Self::list).
+    #[inline]
+    pub(crate) fn take(
+        node: &Arc<Node>,
+        name: Cow<'static, str>,
+        location: &'static Location<'static>,
+    ) -> Option<TaskSlot> {
+        node.state.try_hold().then(|| TaskSlot {
+            node: node.clone(),
+            entry: TaskEntry {
+                links: Links::new(),
+                meta: TaskMeta {
+                    name,
+                    location,
+                    started: Started::now(),
+                },
+                status: AtomicU8::new(UNLISTED),
+            },
+        })
+    }
+
+    pub(crate) fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// Lists the task in its node's registry, on this thread's shard. Does
+    /// nothing if it is listed already or has ended.
+    pub(crate) fn list(self: Pin<&mut Self>) {
+        let this = self.project();
+        let entry = this.entry.into_ref();
+        if entry.status.load(Ordering::Relaxed) != UNLISTED {
+            return;
+        }
+        // SAFETY: the entry is unlisted (checked above) and pinned. It stays
+        // live and pinned until `end` removes it from this same registry:
+        // `end` runs in the slot's `Drop`, which `Pin` guarantees before the
+        // memory is reused, and the node (so its registry) lives as long
+        // as the slot, which holds an `Arc` of it.
+        unsafe { this.node.extra().tasks.register(entry) };
+    }
+
+    /// Whether the task is listed (so a report names it).
+    pub(crate) fn is_listed(&self) -> bool {
+        usize::from(self.entry.status.load(Ordering::Relaxed)) < SHARDS
+    }
+
+    /// A snapshot of the task: name, location and age.
+    pub(crate) fn info(&self) -> TaskInfo {
+        self.entry.meta.snapshot()
+    }
+
+    /// Ends the task: unlists it, then releases its hold (which may make
+    /// the node done). Does nothing the second time.
+    pub(crate) fn end(self: Pin<&mut Self>) {
+        let this = self.project();
+        let entry = this.entry.into_ref();
+        match entry.status.load(Ordering::Relaxed) {
+            ENDED => return,
+            UNLISTED => entry.status.store(ENDED, Ordering::Relaxed),
+            // SAFETY: a listed entry was listed by `list`, on this node's
+            // registry.
+            _ => unsafe { this.node.extra().tasks.remove(entry) },
+        }
+        this.node.release_hold();
+    }
+
+    /// Records that the task panicked with `message`, then ends it.
+    pub(crate) fn panicked(self: Pin<&mut Self>, message: String) {
+        if self.entry.status.load(Ordering::Relaxed) != ENDED {
+            self.node.record_panic(self.info(), message);
+        }
+        self.end();
     }
 }
 

@@ -118,9 +118,9 @@ impl<'a> MainRunner<'a> {
 
         // 1. The first event, or a quit by code.
         let event = {
-            let mut quitted = root.quitted();
+            let mut quitted = pin!(root.quitted());
             poll_fn(|cx| {
-                if Pin::new(&mut quitted).poll(cx).is_ready() {
+                if quitted.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(None);
                 }
                 match sources.poll_next_unpin(cx) {

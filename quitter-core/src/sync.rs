@@ -5,6 +5,9 @@
 //! - with `std`: `core` atomics and `std::sync::Mutex`;
 //! - without `std`: `core` atomics and a spin lock from the `spin` crate.
 //!
+//! [`UnsafeCell`] is loom's under loom (which checks every access), else
+//! `core`'s with the same closure API.
+//!
 //! A [`OnceCell`] (a value set once, then read without a lock) is std's
 //! `OnceLock`, or `spin::Once` without `std`; under loom, a model of it.
 //!
@@ -26,10 +29,39 @@ pub(crate) use alloc::sync::{Arc, Weak};
 pub(crate) use loom_arc::{Arc, Weak};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+/// Under loom, its `UnsafeCell`: every access is checked against the
+/// happens-before order, so a link or waker read racing with its write, or
+/// with the end of its entry (see `list`), fails the model.
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// `core`'s `UnsafeCell` behind loom's closure API, so that the same code
+/// runs in both builds.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        UnsafeCell(core::cell::UnsafeCell::new(value))
+    }
+
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    #[inline]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
 
 #[cfg(loom)]
 type RawMutex<T> = loom::sync::Mutex<T>;

@@ -1,30 +1,25 @@
-//! Tracked tasks: the [`Hold`] that counts a task, the [`TaskGuard`] a
-//! running task holds (a hold plus a registry entry), the entry
-//! ([`TaskMeta`]) the quitter keeps for it, and the [`TaskInfo`] snapshot
-//! reports carry.
+//! Tracked tasks as users see them: the [`TaskGuard`] of a task tracked by
+//! hand, what the registry records of a task ([`TaskMeta`]) and the
+//! [`TaskInfo`] snapshot reports carry.
 //!
-//! A task is counted from the moment it is accepted ([`Hold`]), and listed
-//! by name from the moment it runs ([`TaskGuard`]): `track` does both at
-//! once; a tracked future is listed at its first poll (see `tracked`).
-//!
-//! Invariants:
-//! - a [`Hold`] exists only if [`State::try_hold`](crate::state::State)
-//!   accepted it, and it holds exactly one hold on its node until dropped;
-//! - the guard's [`TaskKey`] names an entry of its node's
-//!   [registry](crate::registry) for exactly the guard's lifetime (only the guard removes it), so same-named tasks
-//!   are distinct entries;
-//! - dropping the guard removes the entry *before* its hold is released
-//!   (the guard's `Drop` runs before its fields'), so a report taken after
-//!   `done()` never shows an ended task.
+//! A task is counted from the moment it is accepted and listed by name
+//! from the moment it runs; both are the job of its
+//! [`TaskSlot`](crate::registry::TaskSlot). `track` does both at once, in a
+//! boxed slot (the registry links the entry where it is, so it must not
+//! move); a tracked future keeps its slot inline and lists it at its first
+//! poll (see `tracked`). Every slot is its own entry, so same-named tasks
+//! are distinct.
 
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 use core::panic::Location;
+use core::pin::Pin;
 use core::time::Duration;
 
 use crate::node::Node;
-use crate::registry::TaskKey;
+use crate::registry::TaskSlot;
 use crate::sync::Arc;
 use crate::Quitter;
 
@@ -90,73 +85,42 @@ impl fmt::Display for TaskInfo {
 /// Proof that one task is tracked by a quitter: while it lives, the quitter
 /// (and every ancestor) is not done. Dropping it ends the task.
 ///
-/// Made by [`Quitter::track`]; the adapters' `spawn` keep one inside the
-/// spawned future. A guard cannot be ended twice, so go-quitter's "Done
-/// without Add" misuse cannot be written.
+/// Made by [`Quitter::track`]; the adapters' `spawn` keep the same record
+/// inside the spawned future instead (see [`Tracked`](crate::Tracked)). A
+/// guard cannot be ended twice, so go-quitter's "Done without Add" misuse
+/// cannot be written.
 #[must_use = "the task ends as soon as its guard is dropped"]
-pub struct TaskGuard {
-    hold: Hold,
-    key: TaskKey,
-}
-
-/// One counted task of a node, not necessarily listed: what keeps the node
-/// from being done. Dropping it releases the hold.
-pub(crate) struct Hold(Arc<Node>);
-
-impl Hold {
-    /// Takes a hold on `node`, unless it has quit.
-    #[inline]
-    pub(crate) fn take(node: &Arc<Node>) -> Option<Hold> {
-        node.state.try_hold().then(|| Hold(node.clone()))
-    }
-
-    pub(crate) fn node(&self) -> &Arc<Node> {
-        &self.0
-    }
-
-    /// Lists the task in the registry, with its start time now.
-    pub(crate) fn register(
-        self,
-        name: Cow<'static, str>,
-        location: &'static Location<'static>,
-    ) -> TaskGuard {
-        let key = self.0.register_task(TaskMeta {
-            name,
-            location,
-            started: Started::now(),
-        });
-        TaskGuard { hold: self, key }
-    }
-}
-
-impl Drop for Hold {
-    #[inline]
-    fn drop(&mut self) {
-        self.0.release_hold();
-    }
-}
+pub struct TaskGuard(Pin<Box<TaskSlot>>);
 
 impl TaskGuard {
+    /// Takes a hold on `node` and lists the task at once.
+    pub(crate) fn track(
+        node: &Arc<Node>,
+        name: Cow<'static, str>,
+        location: &'static Location<'static>,
+    ) -> Option<TaskGuard> {
+        let mut slot = Box::pin(TaskSlot::take(node, name, location)?);
+        slot.as_mut().list();
+        Some(TaskGuard(slot))
+    }
+
     /// The quitter the task is tracked by.
     pub fn quitter(&self) -> Quitter {
-        Quitter::from_node(self.hold.node().clone())
+        Quitter::from_node(self.0.node().clone())
     }
 
     /// A snapshot of this task: name, location and age.
     pub fn info(&self) -> TaskInfo {
-        self.hold.node().task_info(self.key)
+        self.0.info()
     }
 
     /// Ends the task, recording that it panicked with `message`. The panic
     /// is kept (moving up the tree if this quitter is dropped) until it is
     /// shown by [`Quitter::panics`] and the exit report.
-    pub fn panicked(self, message: impl Into<String>) {
-        self.hold.node().record_panic(self.key, message.into());
-        // `self` drops here and ends the task.
+    pub fn panicked(mut self, message: impl Into<String>) {
+        self.0.as_mut().panicked(message.into());
     }
-}
 
-impl TaskGuard {
     /// Runs `work` as this task (blocking work on a thread pool, say): the
     /// task ends when `work` returns; with `std`, a panic in `work` is
     /// recorded with its message and then resumed. This is what the
@@ -175,18 +139,11 @@ impl TaskGuard {
     }
 }
 
-impl Drop for TaskGuard {
-    /// Unlists the task; then the hold, a field, is released.
-    fn drop(&mut self) {
-        self.hold.node().remove_task(self.key);
-    }
-}
-
 impl fmt::Debug for TaskGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskGuard")
             .field("task", &self.info())
-            .field("quitter", &self.hold.node().name())
+            .field("quitter", &self.0.node().name())
             .finish()
     }
 }

@@ -2,42 +2,28 @@
 //! when the future completes or is dropped (a cancelled or aborted task is
 //! never reported as hung).
 //!
-//! The task is counted from the start (a [`Hold`]) and listed in the
-//! registry at the first poll, on the polling thread, just before the inner
-//! future first runs (so a task stuck in its very first poll is named). A
-//! task is spawned on one thread and run on another: listing it where it
-//! runs keeps the registry off the spawning thread's path entirely.
+//! The task's [`TaskSlot`] (its hold and registry entry) lives inside the
+//! future, so tracking allocates nothing. The task is counted from the
+//! start and listed in the registry at the first poll, on the polling
+//! thread, just before the inner future first runs (so a task stuck in its
+//! very first poll is named). A task is spawned on one thread and run on
+//! another: listing it where it runs keeps the registry off the spawning
+//! thread's path entirely. The inner future is dropped before the slot, so
+//! the task ends after its future's own cleanup.
 //!
 //! With `std`, a panic while polling is caught, recorded with its message
-//! ([`TaskGuard::panicked`]) and then resumed, so the runtime sees it as
-//! usual (a tokio `JoinError`, a smol task that re-panics when awaited) and
+//! and then resumed, so the runtime sees it as usual (a tokio `JoinError`, a smol task that re-panics when awaited) and
 //! the exit report lists it. This is the spawn wrapper of both runtime
 //! adapters; it lives here so they stay thin and agree.
 
-use alloc::borrow::Cow;
 use core::future::Future;
-use core::panic::Location;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use crate::task::Hold;
-use crate::TaskGuard;
-
-/// Where a tracked future's task is in its life.
-enum Task {
-    /// Counted, not listed yet: never polled.
-    Unpolled {
-        hold: Hold,
-        name: Cow<'static, str>,
-        location: &'static Location<'static>,
-    },
-    /// Listed: polled at least once.
-    Running(TaskGuard),
-    /// The future completed (or panicked): the task has ended.
-    Ended,
-}
+use crate::registry::TaskSlot;
+use crate::TaskInfo;
 
 pin_project! {
     /// A future tracked as one task of a quitter. Made by
@@ -46,34 +32,22 @@ pin_project! {
     pub struct Tracked<F> {
         #[pin]
         future: F,
-        task: Task,
+        // The task's hold and registry entry, inline: the entry is listed
+        // where it is, which is why the future must be pinned anyway.
+        #[pin]
+        slot: TaskSlot,
     }
 }
 
 impl<F> Tracked<F> {
-    pub(crate) fn new(
-        future: F,
-        hold: Hold,
-        name: Cow<'static, str>,
-        location: &'static Location<'static>,
-    ) -> Self {
-        Tracked {
-            future,
-            task: Task::Unpolled {
-                hold,
-                name,
-                location,
-            },
-        }
+    pub(crate) fn new(future: F, slot: TaskSlot) -> Self {
+        Tracked { future, slot }
     }
 
-    /// The guard of the task, once it has been polled and until the future
-    /// completes.
-    pub fn guard(&self) -> Option<&TaskGuard> {
-        match &self.task {
-            Task::Running(guard) => Some(guard),
-            _ => None,
-        }
+    /// A snapshot of the task (name, location, age) once it has been
+    /// polled, until the future completes: while a report would list it.
+    pub fn info(&self) -> Option<TaskInfo> {
+        self.slot.is_listed().then(|| self.slot.info())
     }
 }
 
@@ -82,25 +56,16 @@ impl<F: Future> Future for Tracked<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        if let Task::Unpolled { .. } = this.task {
-            if let Task::Unpolled {
-                hold,
-                name,
-                location,
-            } = core::mem::replace(this.task, Task::Ended)
-            {
-                *this.task = Task::Running(hold.register(name, location));
-            }
-        }
+        let mut slot = this.slot;
+        // At the first poll (a no-op after it, and once ended).
+        slot.as_mut().list();
         let future = this.future;
         #[cfg(feature = "std")]
         let polled =
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.poll(cx))) {
                 Ok(polled) => polled,
                 Err(payload) => {
-                    if let Task::Running(guard) = core::mem::replace(this.task, Task::Ended) {
-                        guard.panicked(panic_message(&*payload));
-                    }
+                    slot.panicked(panic_message(&*payload));
                     std::panic::resume_unwind(payload)
                 }
             };
@@ -109,7 +74,7 @@ impl<F: Future> Future for Tracked<F> {
         if polled.is_ready() {
             // The task ends when its output is ready, not when the runtime
             // gets round to dropping the future.
-            *this.task = Task::Ended;
+            slot.end();
         }
         polled
     }
@@ -117,13 +82,10 @@ impl<F: Future> Future for Tracked<F> {
 
 impl<F> core::fmt::Debug for Tracked<F> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let mut debug = f.debug_struct("Tracked");
-        match &self.task {
-            Task::Unpolled { name, .. } => debug.field("unpolled", name),
-            Task::Running(guard) => debug.field("guard", guard),
-            Task::Ended => debug.field("ended", &true),
-        };
-        debug.finish()
+        f.debug_struct("Tracked")
+            .field("task", &self.slot.info())
+            .field("listed", &self.slot.is_listed())
+            .finish()
     }
 }
 

@@ -5,8 +5,9 @@
 //! All are cancel-safe: dropping one loses nothing, and a new one sees the
 //! same state. They check the state word first, so a waiter on a quitter
 //! that is already quit (or done) is ready at once and allocates nothing.
-//! Otherwise [`Quitted`] stores its waker in the node's quit waiters (a
-//! one-shot list, see `waiters`), which check `QUIT` again under their lock;
+//! Otherwise [`Quitted`] links itself, with its waker, into the node's quit
+//! waiters (an intrusive one-shot list, see `waiters`), which check `QUIT`
+//! again under their lock;
 //! [`Done`] uses event-listener's pattern: listen, check again, then sleep.
 //! Either way no wake-up falls between the check and the sleep.
 
@@ -18,25 +19,27 @@ use event_listener::EventListener;
 use pin_project_lite::pin_project;
 
 use crate::node::Node;
-use crate::waiters::Waiting;
+use crate::waiters::QuitWaiter;
 
-/// Ready once the quitter has been told to quit. See
-/// [`Quitter::quitted`](crate::Quitter::quitted).
-#[must_use = "futures do nothing unless polled"]
-pub struct Quitted<'a> {
-    node: &'a Node,
-    /// This waiter's key in the node's quit waiters once it has waited,
-    /// else [`NO_SLOT`] (a slab key never reaches it): two words in all.
-    slot: usize,
+pin_project! {
+    /// Ready once the quitter has been told to quit. See
+    /// [`Quitter::quitted`](crate::Quitter::quitted).
+    ///
+    /// While pending it is linked, in place, into the quitter's list of
+    /// waiters (it allocates nothing), so it is `!Unpin`: pin it
+    /// (`std::pin::pin!`, `Box::pin`) to poll it by hand; `.await` and
+    /// `select!` do that already.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Quitted<'a> {
+        #[pin]
+        waiter: QuitWaiter<'a>,
+    }
 }
-
-const NO_SLOT: usize = usize::MAX;
 
 impl<'a> Quitted<'a> {
     pub(crate) fn new(node: &'a Node) -> Self {
         Quitted {
-            node,
-            slot: NO_SLOT,
+            waiter: QuitWaiter::new(node),
         }
     }
 }
@@ -44,40 +47,15 @@ impl<'a> Quitted<'a> {
 impl Future for Quitted<'_> {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.node.state.is_quit() {
-            // The quit took (or is taking) the list with our waker in it.
-            self.slot = NO_SLOT;
-            return Poll::Ready(());
-        }
-        let waiters = &self.node.extra().waiters;
-        let slot = (self.slot != NO_SLOT).then_some(self.slot);
-        match waiters.wait(&self.node.state, slot, cx.waker()) {
-            Waiting::Quit => {
-                self.slot = NO_SLOT;
-                Poll::Ready(())
-            }
-            Waiting::Pending(key) => {
-                self.slot = key;
-                Poll::Pending
-            }
-        }
-    }
-}
-
-impl Drop for Quitted<'_> {
-    fn drop(&mut self) {
-        // After the quit the list is gone: nothing to unlink.
-        if self.slot != NO_SLOT && !self.node.state.is_quit() {
-            self.node.extra().waiters.cancel(self.slot);
-        }
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().waiter.poll_quit(cx)
     }
 }
 
 impl core::fmt::Debug for Quitted<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Quitted")
-            .field("quit", &self.node.state.is_quit())
+            .field("quit", &self.waiter.node().state.is_quit())
             .finish()
     }
 }
@@ -138,6 +116,7 @@ pin_project! {
     pub struct RunUntilQuit<'a, F> {
         #[pin]
         future: F,
+        #[pin]
         quitted: Quitted<'a>,
     }
 }
@@ -156,7 +135,7 @@ impl<F: Future> Future for RunUntilQuit<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if Pin::new(this.quitted).poll(cx).is_ready() {
+        if this.quitted.poll(cx).is_ready() {
             return Poll::Ready(None);
         }
         this.future.poll(cx).map(Some)

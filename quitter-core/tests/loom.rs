@@ -241,3 +241,91 @@ fn loom_task_end_vs_last_handle_drop_and_parent_quit() {
         assert!(root.is_done());
     });
 }
+
+/// Waiters are linked in place (an intrusive list). Three in one list: the
+/// middle one polls again with a new waker and then leaves, while the quit
+/// takes the list apart. The others are woken, and no entry is touched
+/// after its waiter let it go (loom counts a waiter's end as a write of its
+/// links and waker).
+#[test]
+fn loom_middle_waiter_leaves_while_the_quit_wakes_the_list() {
+    use std::future::Future;
+    use std::task::Context;
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let (first_woken, first_waker) = flag_waker();
+        let mut first = Box::pin(root.quitted());
+        let mut cx = Context::from_waker(&first_waker);
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        let middle = {
+            let root = root.clone();
+            thread::spawn(move || {
+                let mut waiter = Box::pin(root.quitted());
+                for _ in 0..2 {
+                    let (_, waker) = flag_waker();
+                    if waiter
+                        .as_mut()
+                        .poll(&mut Context::from_waker(&waker))
+                        .is_ready()
+                    {
+                        break;
+                    }
+                }
+                drop(waiter);
+            })
+        };
+        let last = {
+            let root = root.clone();
+            thread::spawn(move || block_on(root.quitted()))
+        };
+        root.quit();
+        assert!(first_woken.is_set(), "the quit woke the first waiter");
+        assert!(first.as_mut().poll(&mut cx).is_ready());
+        middle.join().unwrap();
+        last.join().unwrap();
+    });
+}
+
+/// Task entries are linked in place too, in the shard of the thread that
+/// first polls them. Two tasks on two threads (two shards) end while a
+/// report walks both shards: it sees each task or not, and never an entry
+/// after its task let it go.
+#[test]
+fn loom_report_vs_tasks_ending_in_two_shards() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let runners = ["a", "b"].map(|name| {
+            let task = root.track_future(name, async {}).unwrap();
+            thread::spawn(move || block_on(task))
+        });
+        assert!(root.live_tasks().task_count() <= 2);
+        root.quit();
+        block_on(root.done());
+        for runner in runners {
+            runner.join().unwrap();
+        }
+        assert!(root.live_tasks().quitters.is_empty());
+    });
+}
+
+/// A waker that sets a flag (the flag is read on the waking thread, so a
+/// plain std atomic is enough).
+struct Flag(std::sync::atomic::AtomicBool);
+
+impl Flag {
+    fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl futures::task::ArcWake for Flag {
+    fn wake_by_ref(flag: &std::sync::Arc<Self>) {
+        flag.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn flag_waker() -> (std::sync::Arc<Flag>, std::task::Waker) {
+    let flag = std::sync::Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
+    let waker = futures::task::waker(flag.clone());
+    (flag, waker)
+}

@@ -69,3 +69,50 @@ fn a_waiter_on_a_quit_quitter_allocates_nothing() {
         .is_ready());
     assert_eq!(allocations(), before);
 }
+
+/// Pending waiters and running tracked futures are linked where they are
+/// (intrusive lists): once the quitter's lists exist, waiting and tracking
+/// allocate nothing, however many there are.
+#[test]
+fn pending_waiters_and_tracked_futures_allocate_nothing() {
+    let root = Quitter::new("main");
+    let mut cx = Context::from_waker(noop_waker_ref());
+    // Warm up: the quitter's lazily made parts and this thread's shard.
+    {
+        let mut waiter = Box::pin(root.quitted());
+        let mut task = Box::pin(
+            root.track_future("warm", std::future::pending::<()>())
+                .unwrap(),
+        );
+        assert!(waiter.as_mut().poll(&mut cx).is_pending());
+        assert!(task.as_mut().poll(&mut cx).is_pending());
+    }
+    let mut waiters: Vec<_> = (0..100).map(|_| Box::pin(root.quitted())).collect();
+    let mut tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let quitter = root.clone();
+            Box::pin(
+                root.track_future("task", async move { quitter.quitted().await })
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let before = allocations();
+    for waiter in &mut waiters {
+        assert!(waiter.as_mut().poll(&mut cx).is_pending());
+    }
+    for task in &mut tasks {
+        assert!(task.as_mut().poll(&mut cx).is_pending());
+    }
+    assert_eq!(allocations(), before, "waiting and listing allocated");
+    assert_eq!(root.live_tasks().task_count(), 100);
+
+    root.quit();
+    for waiter in &mut waiters {
+        assert!(waiter.as_mut().poll(&mut cx).is_ready());
+    }
+    for task in &mut tasks {
+        assert!(task.as_mut().poll(&mut cx).is_ready());
+    }
+    assert!(root.is_done());
+}

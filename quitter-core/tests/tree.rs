@@ -318,11 +318,13 @@ fn panics_are_recorded_with_message_and_survive_their_quitter() {
 fn tracked_future_ends_on_completion_on_drop_and_records_panics() {
     let root = Quitter::new("main");
     let done = root.track_future("ok", async { 7 }).unwrap();
-    let mut dropped = root
-        .track_future("dropped", std::future::pending::<()>())
-        .unwrap();
-    assert_eq!((&mut dropped).now_or_never(), None);
-    assert_eq!(dropped.guard().unwrap().info().name, "dropped");
+    // Pinned: a tracked future's task entry is linked where it is.
+    let mut dropped = Box::pin(
+        root.track_future("dropped", std::future::pending::<()>())
+            .unwrap(),
+    );
+    assert_eq!(dropped.as_mut().now_or_never(), None);
+    assert_eq!(dropped.info().unwrap().name, "dropped");
     assert_eq!(root.task_count(), 2);
     assert_eq!(block_on(done), 7);
     drop(dropped);
@@ -348,13 +350,14 @@ fn tracked_future_ends_on_completion_on_drop_and_records_panics() {
 #[test]
 fn a_tracked_future_counts_at_once_and_is_listed_from_its_first_poll() {
     let root = Quitter::new("main");
-    let mut first = root
-        .track_future("first", std::future::pending::<()>())
-        .unwrap();
+    let mut first = Box::pin(
+        root.track_future("first", std::future::pending::<()>())
+            .unwrap(),
+    );
     let second = root
         .track_future("second", std::future::pending::<()>())
         .unwrap();
-    assert!(first.guard().is_none(), "not listed before its first poll");
+    assert!(first.info().is_none(), "not listed before its first poll");
     assert_eq!(root.task_count(), 2, "but counted from the start");
     root.quit();
     assert!(!root.is_done(), "an unpolled task holds the quitter open");
@@ -372,7 +375,7 @@ fn a_tracked_future_counts_at_once_and_is_listed_from_its_first_poll() {
     );
 
     // Its first poll lists it by name; the other stays counted.
-    assert_eq!((&mut first).now_or_never(), None);
+    assert_eq!(first.as_mut().now_or_never(), None);
     let report = root.live_tasks();
     assert_eq!(report.quitters[0].tasks.len(), 1);
     assert_eq!(report.quitters[0].tasks[0].name, "first");

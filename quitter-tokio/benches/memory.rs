@@ -75,8 +75,8 @@ fn per_polled_task<T>(rt: &tokio::runtime::Runtime, spawn: impl FnMut() -> T) ->
 }
 
 /// Polls once (so a waiter registers), with a waker that does nothing.
-fn poll_once<F: Future + Unpin>(future: &mut F) {
-    let _ = Pin::new(future).poll(&mut Context::from_waker(
+fn poll_once<F: Future>(future: Pin<&mut F>) {
+    let _ = future.poll(&mut Context::from_waker(
         futures_util::task::noop_waker_ref(),
     ));
 }
@@ -154,12 +154,12 @@ fn main() {
     let (root, token) = fresh();
     let waiter_quitter = per_item(|| {
         let mut waiter = Box::pin(root.quitted());
-        poll_once(&mut waiter);
+        poll_once(waiter.as_mut());
         waiter
     }) - std::mem::size_of_val(&root.quitted()) as f64;
     let waiter_token = per_item(|| {
         let mut waiter = Box::pin(token.cancelled());
-        poll_once(&mut waiter);
+        poll_once(waiter.as_mut());
         waiter
     }) - std::mem::size_of_val(&token.cancelled()) as f64;
     let size_quitter = std::mem::size_of_val(&root.quitted()) as f64;
@@ -176,8 +176,8 @@ fn main() {
     let quit = Quitter::new("quit");
     quit.quit();
     let before = LIVE.load(Ordering::Relaxed);
-    let mut waiter = quit.quitted();
-    poll_once(&mut waiter);
+    let mut waiter = std::pin::pin!(quit.quitted());
+    poll_once(waiter.as_mut());
     let on_quit = (LIVE.load(Ordering::Relaxed) - before) as f64;
     rows.push(("waiter on a quit quitter", on_quit, 0.0));
 
