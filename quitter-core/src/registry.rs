@@ -56,14 +56,24 @@ const UNLISTED: u8 = 0xfe;
 /// [`TaskEntry::status`]: the task has ended and released its hold.
 const ENDED: u8 = 0xff;
 
-/// One task's registry entry: what a report shows of it.
-struct TaskEntry {
-    links: Links<TaskEntry>,
-    meta: TaskMeta,
-    /// The shard the entry is listed in, [`UNLISTED`] or [`ENDED`]. Only
-    /// its slot reads or writes it; atomic (relaxed) only so that the
-    /// entry is `Sync`.
-    status: AtomicU8,
+pin_project! {
+    /// One task's registry entry: what a report shows of it.
+    struct TaskEntry {
+        #[pin]
+        links: Links<TaskEntry>,
+        // Written only while unlisted (the start, at listing), then read.
+        meta: TaskMeta,
+        // The shard the entry is listed in, `UNLISTED` or `ENDED`. Only its
+        // slot reads or writes it; atomic (relaxed) only so that the entry
+        // is `Sync`.
+        status: AtomicU8,
+    }
+
+    impl PinnedDrop for TaskEntry {
+        fn drop(this: Pin<&mut Self>) {
+            this.links.end();
+        }
+    }
 }
 
 // SAFETY: `links` is the field `Links` of the value at `this`, reached
@@ -77,17 +87,11 @@ unsafe impl Linked for TaskEntry {
 }
 
 // SAFETY: `links` are touched only under the lock of the list the entry is
-// in (list rule 1); `meta` is never written after creation; `status` is
-// atomic. So sharing or sending an entry races on nothing.
+// in (list rule 1); `meta` is written only while the entry is in no list
+// (so only its slot can reach it); `status` is atomic. So sharing or sending an entry races on nothing.
 unsafe impl Send for TaskEntry {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for TaskEntry {}
-
-impl Drop for TaskEntry {
-    fn drop(&mut self) {
-        self.links.end();
-    }
-}
 
 /// One shard: a list of entries on a cache line (pair) of its own.
 #[repr(align(128))]
@@ -128,7 +132,10 @@ impl TaskRegistry {
     /// If `entry` is listed, it was listed by [`register`](Self::register)
     /// on this registry.
     unsafe fn remove(&self, entry: Pin<&TaskEntry>) {
-        let index = entry.status.swap(ENDED, Ordering::Relaxed);
+        // A load and a store, not a swap (a locked instruction): only the
+        // entry's slot touches `status`.
+        let index = entry.status.load(Ordering::Relaxed);
+        entry.status.store(ENDED, Ordering::Relaxed);
         let Some(shard) = self.shards.get(usize::from(index)) else {
             return; // UNLISTED or ENDED: in no list.
         };
@@ -162,7 +169,7 @@ impl TaskRegistry {
             let list = shard.lock();
             found.extend(list.iter().map(|entry| {
                 // SAFETY: an entry in the list is live while we hold its
-                // lock (list rule 2); `meta` is never written.
+                // lock (list rule 2); `meta` is not written while listed.
                 let meta = unsafe { &entry.as_ref().meta };
                 (meta.started, meta.snapshot())
             }));
@@ -208,7 +215,7 @@ impl TaskSlot {
                 meta: TaskMeta {
                     name,
                     location,
-                    started: Started::now(),
+                    started: Started::NOT_YET,
                 },
                 status: AtomicU8::new(UNLISTED),
             },
@@ -223,10 +230,13 @@ impl TaskSlot {
     /// nothing if it is listed already or has ended.
     pub(crate) fn list(self: Pin<&mut Self>) {
         let this = self.project();
-        let entry = this.entry.into_ref();
+        let mut entry = this.entry;
         if entry.status.load(Ordering::Relaxed) != UNLISTED {
             return;
         }
+        // In no list yet, so ours alone: the task starts running now.
+        entry.as_mut().project().meta.started = Started::now();
+        let entry = entry.into_ref();
         // SAFETY: the entry is unlisted (checked above) and pinned. It stays
         // live and pinned until `end` removes it from this same registry:
         // `end` runs in the slot's `Drop`, which `Pin` guarantees before the

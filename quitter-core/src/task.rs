@@ -23,21 +23,27 @@ use crate::registry::TaskSlot;
 use crate::sync::Arc;
 use crate::Quitter;
 
-/// When a task started: an `Instant` with `std`, nothing without.
+/// When a task started running (its listing): an `Instant` with `std`,
+/// nothing without; `NOT_YET` before.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Started(#[cfg(feature = "std")] std::time::Instant);
+pub(crate) struct Started(#[cfg(feature = "std")] Option<std::time::Instant>);
 
 impl Started {
+    pub(crate) const NOT_YET: Started = Started(
+        #[cfg(feature = "std")]
+        None,
+    );
+
     pub(crate) fn now() -> Self {
         Started(
             #[cfg(feature = "std")]
-            std::time::Instant::now(),
+            Some(std::time::Instant::now()),
         )
     }
 
     pub(crate) fn age(&self) -> Option<Duration> {
         #[cfg(feature = "std")]
-        return Some(self.0.elapsed());
+        return self.0.map(|started| started.elapsed());
         #[cfg(not(feature = "std"))]
         None
     }
