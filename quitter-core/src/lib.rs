@@ -152,6 +152,10 @@
 //!   Dropping the last handle of a child with no live task unlinks it.
 //! - `is_quitting` is one atomic load; `quitted()` on a quit quitter is
 //!   ready at once and allocates nothing.
+//! - A pending `quitted()` and a running tracked future allocate nothing
+//!   either: each is linked, in place, into its quitter's lists. So both
+//!   are `!Unpin`: pin them (`pin!`, `Box::pin`) to poll by hand; `.await`,
+//!   `select!` and a runtime's `spawn` do that already.
 //! - Misuse never panics: refusals are [`AlreadyQuit`], time-outs a
 //!   [`TimeoutReport`].
 

@@ -118,7 +118,8 @@ impl Quitter {
     }
 
     /// A future ready once this quitter is quitting. Cancel-safe; ready at
-    /// once (without allocating) if it already is.
+    /// once if it already is. It never allocates: while pending it is
+    /// linked in place into this quitter's waiters, so it is `!Unpin`.
     pub fn quitted(&self) -> Quitted<'_> {
         Quitted::new(&self.node)
     }
@@ -149,7 +150,9 @@ impl Quitter {
     /// The task counts (holds the quitter open) from this call, and is
     /// listed by name, location and age from its first poll, on the thread
     /// that polls it: spawning stays as cheap as a `TaskTracker` token, and
-    /// a report counts a task that was never polled as such.
+    /// a report counts a task that was never polled as such. The task's
+    /// registry entry lives inside the returned future (which is why it is
+    /// `!Unpin`), so tracking allocates nothing.
     #[track_caller]
     pub fn track_future<F: Future>(
         &self,

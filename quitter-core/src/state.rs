@@ -17,8 +17,9 @@
 //!   [`State::quit`] that set `QUIT` on a word with no holds, or the
 //!   [`State::release`] that removed the last hold of a quit node. That caller
 //!   wakes the done-waiters and releases the node's hold on its parent.
-//! - The count cannot overflow: every hold is a live `TaskGuard` or a live
-//!   child node, each a separate heap object, so there are fewer holds than
+//! - The count cannot overflow: every hold is a live task slot (in a
+//!   tracked future or a `TaskGuard`'s box) or a live child node, each a
+//!   distinct object of dozens of bytes, so there are fewer holds than
 //!   `usize::MAX / 2`.
 
 use crate::sync::{AtomicUsize, Ordering};

@@ -149,6 +149,24 @@ fn main() {
         })
     });
     rows.push(("spawned task, polled", polled_quitter, polled_tracker));
+    // What tracking adds inside the spawned future itself (tokio's task
+    // holds the future; its size is rounded up to 128 bytes, so inline
+    // bytes cost heap only where they cross such a step).
+    let (root, _) = fresh();
+    let tracker = TaskTracker::new();
+    let bare = std::mem::size_of::<std::future::Pending<()>>();
+    let inline_quitter = std::mem::size_of_val(
+        &root
+            .track_future("task", std::future::pending::<()>())
+            .unwrap(),
+    ) - bare;
+    let inline_tracker =
+        std::mem::size_of_val(&tracker.track_future(std::future::pending::<()>())) - bare;
+    rows.push((
+        "tracking, inline in the future",
+        inline_quitter as f64,
+        inline_tracker as f64,
+    ));
 
     // A pending waiter: heap bytes after its first poll, plus its own size.
     let (root, token) = fresh();
