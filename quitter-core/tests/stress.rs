@@ -2,7 +2,8 @@
 //! children) while another thread quits. Nothing is lost: every accepted
 //! task ended, every refusal came after the quit, and `done()` is ready.
 //! And quit waiters come and go on four threads while the quit happens: no
-//! wake-up is lost. (The interleavings themselves are checked exhaustively
+//! wake-up is lost. And tracked futures, listed in their thread's registry
+//! shard, end on another thread while reports read the shards. (The interleavings themselves are checked exhaustively
 //! by the loom models; these are the same properties at scale.)
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -112,4 +113,79 @@ fn no_quit_wakeup_is_lost_while_waiters_come_and_go() {
                 .unwrap_or_else(|_| panic!("round {round}: a quit waiter never woke"));
         }
     }
+}
+
+/// Tracked futures are listed in the registry shard of the thread that
+/// first polls them, and here half of them end on another thread, while a
+/// reporter walks the shards. Every report reads whole entries (the right
+/// name) and never more tasks than can be live, and at the end nothing is
+/// left listed.
+#[test]
+fn tracked_futures_end_on_other_threads_while_reports_read() {
+    use std::pin::Pin;
+    use std::sync::atomic::AtomicBool;
+
+    use quitter_core::Tracked;
+
+    const THREADS: usize = 4;
+    const TASKS: usize = 20_000;
+    const IN_FLIGHT: usize = 64;
+    type Task = Pin<Box<Tracked<std::future::Pending<()>>>>;
+
+    let root = Quitter::new("main");
+    let (hand_over, handed) = mpsc::sync_channel::<Task>(IN_FLIGHT);
+    let ender = thread::spawn(move || {
+        for task in handed {
+            drop(task);
+        }
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let reporter = {
+        let (root, stop) = (root.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut reports = 0;
+            while !stop.load(Ordering::Relaxed) {
+                for quitter in root.live_tasks().quitters {
+                    // A shard holds its producer's task and those it
+                    // handed over that have not ended (the channel and the
+                    // ender: IN_FLIGHT + 1). Shards are read one after the
+                    // other, so each may show the channel full.
+                    assert!(quitter.tasks.len() <= THREADS * (IN_FLIGHT + 2));
+                    assert!(quitter.tasks.iter().all(|task| task.name == "task"));
+                }
+                reports += 1;
+            }
+            reports
+        })
+    };
+    let producers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (root, hand_over) = (root.clone(), hand_over.clone());
+            thread::spawn(move || {
+                for i in 0..TASKS / THREADS {
+                    let mut task = Box::pin(
+                        root.track_future("task", std::future::pending::<()>())
+                            .unwrap(),
+                    );
+                    assert!(task.as_mut().now_or_never().is_none());
+                    if i % 2 == 0 {
+                        drop(task);
+                    } else {
+                        hand_over.send(task).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(hand_over);
+    for producer in producers {
+        producer.join().unwrap();
+    }
+    ender.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    assert!(reporter.join().unwrap() > 0);
+    assert_eq!(root.task_count(), 0);
+    root.quit();
+    assert!(root.is_done());
+    assert!(root.live_tasks().quitters.is_empty());
 }
