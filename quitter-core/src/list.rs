@@ -47,6 +47,30 @@ pub(crate) unsafe trait Linked: Sized {
     unsafe fn links(this: NonNull<Self>) -> NonNull<Links<Self>>;
 }
 
+/// Implements [`Linked`] for a struct whose field `$field` holds its
+/// [`Links`]: the one place that computes a field's address from an entry
+/// pointer.
+macro_rules! impl_linked {
+    ($entry:ty, $field:ident) => {
+        // SAFETY: returns the address of the field `$field`, the entry's
+        // `Links`, computed without a reference to the whole value.
+        unsafe impl $crate::list::Linked for $entry {
+            unsafe fn links(
+                this: ::core::ptr::NonNull<Self>,
+            ) -> ::core::ptr::NonNull<$crate::list::Links<Self>> {
+                // SAFETY: `this` is live (caller), so the field's address
+                // is in bounds and not null.
+                unsafe {
+                    ::core::ptr::NonNull::new_unchecked(::core::ptr::addr_of_mut!(
+                        (*this.as_ptr()).$field
+                    ))
+                }
+            }
+        }
+    };
+}
+pub(crate) use impl_linked;
+
 /// An entry's neighbours, while it is in a list (rule 1 guards them).
 pub(crate) struct Links<T> {
     cell: UnsafeCell<Pointers<T>>,
@@ -66,13 +90,17 @@ impl<T> Clone for Pointers<T> {
 
 impl<T> Copy for Pointers<T> {}
 
+impl<T> Pointers<T> {
+    const UNLINKED: Self = Pointers {
+        prev: None,
+        next: None,
+    };
+}
+
 impl<T> Links<T> {
     pub(crate) fn new() -> Self {
         Links {
-            cell: UnsafeCell::new(Pointers {
-                prev: None,
-                next: None,
-            }),
+            cell: UnsafeCell::new(Pointers::UNLINKED),
             _pinned: PhantomPinned,
         }
     }
@@ -98,19 +126,19 @@ unsafe fn get<T: Linked>(entry: NonNull<T>) -> Pointers<T> {
     unsafe { T::links(entry).as_ref().cell.with(|pointers| *pointers) }
 }
 
-/// Sets the links of `entry`.
+/// Changes the links of `entry` in place.
 ///
 /// # Safety
 ///
 /// As for [`get`].
-unsafe fn set<T: Linked>(entry: NonNull<T>, pointers: Pointers<T>) {
-    // SAFETY: as in `get`; and no reference to the links is alive (they
-    // are only copied out).
+unsafe fn update<T: Linked>(entry: NonNull<T>, change: impl FnOnce(&mut Pointers<T>)) {
+    // SAFETY: as in `get`; the only reference to the links is the one
+    // `change` gets, for the length of the call.
     unsafe {
         T::links(entry)
             .as_ref()
             .cell
-            .with_mut(|slot| *slot = pointers)
+            .with_mut(|pointers| change(&mut *pointers))
     }
 }
 
@@ -147,19 +175,12 @@ impl<T: Linked> List<T> {
     /// until it leaves this one (rules 2 and 3); the caller holds this
     /// list's lock.
     pub(crate) unsafe fn push_back(&mut self, entry: NonNull<T>) {
-        let pointers = Pointers {
-            prev: self.tail,
-            next: None,
-        };
+        let prev = self.tail;
         // SAFETY: `entry` is live (caller); the lock is held (caller).
-        unsafe { set(entry, pointers) };
-        match self.tail {
-            // SAFETY: `tail` is in this list, so live (rule 2).
-            Some(tail) => unsafe {
-                let mut tail_pointers = get(tail);
-                tail_pointers.next = Some(entry);
-                set(tail, tail_pointers);
-            },
+        unsafe { update(entry, |pointers| *pointers = Pointers { prev, next: None }) };
+        match prev {
+            // SAFETY: `prev` is in this list, so live (rule 2).
+            Some(prev) => unsafe { update(prev, |pointers| pointers.next = Some(entry)) },
             None => self.head = Some(entry),
         }
         self.tail = Some(entry);
@@ -177,28 +198,16 @@ impl<T: Linked> List<T> {
         let pointers = unsafe { get(entry) };
         match pointers.prev {
             // SAFETY: `prev` is in this list (see above).
-            Some(prev) => unsafe {
-                let mut prev_pointers = get(prev);
-                prev_pointers.next = pointers.next;
-                set(prev, prev_pointers);
-            },
+            Some(prev) => unsafe { update(prev, |prev| prev.next = pointers.next) },
             None => self.head = pointers.next,
         }
         match pointers.next {
             // SAFETY: `next` is in this list (see above).
-            Some(next) => unsafe {
-                let mut next_pointers = get(next);
-                next_pointers.prev = pointers.prev;
-                set(next, next_pointers);
-            },
+            Some(next) => unsafe { update(next, |next| next.prev = pointers.prev) },
             None => self.tail = pointers.prev,
         }
-        let unlinked = Pointers {
-            prev: None,
-            next: None,
-        };
         // SAFETY: as for the first `get`.
-        unsafe { set(entry, unlinked) };
+        unsafe { update(entry, |pointers| *pointers = Pointers::UNLINKED) };
         self.len -= 1;
     }
 
@@ -239,13 +248,7 @@ mod tests {
         value: u32,
     }
 
-    // SAFETY: `links` is the field, reached without a reference.
-    unsafe impl Linked for Entry {
-        unsafe fn links(this: NonNull<Self>) -> NonNull<Links<Self>> {
-            // SAFETY: `this` is live (caller).
-            unsafe { NonNull::new_unchecked(core::ptr::addr_of_mut!((*this.as_ptr()).links)) }
-        }
-    }
+    impl_linked!(Entry, links);
 
     fn entries(values: &[u32]) -> Vec<Pin<Box<Entry>>> {
         values

@@ -44,7 +44,7 @@ use core::ptr::NonNull;
 
 use pin_project_lite::pin_project;
 
-use crate::list::{Linked, Links, List};
+use crate::list::{impl_linked, Links, List};
 use crate::node::Node;
 use crate::sync::{Arc, AtomicU8, Mutex, OnceCell, Ordering};
 use crate::task::{Started, TaskInfo, TaskMeta};
@@ -76,19 +76,12 @@ pin_project! {
     }
 }
 
-// SAFETY: `links` is the field `Links` of the value at `this`, reached
-// without a reference to the whole value.
-unsafe impl Linked for TaskEntry {
-    unsafe fn links(this: NonNull<Self>) -> NonNull<Links<Self>> {
-        // SAFETY: `this` is live (caller), so the field's address is not
-        // null.
-        unsafe { NonNull::new_unchecked(core::ptr::addr_of_mut!((*this.as_ptr()).links)) }
-    }
-}
+impl_linked!(TaskEntry, links);
 
 // SAFETY: `links` are touched only under the lock of the list the entry is
 // in (list rule 1); `meta` is written only while the entry is in no list
-// (so only its slot can reach it); `status` is atomic. So sharing or sending an entry races on nothing.
+// (so only its slot can reach it); `status` is atomic. So sharing or
+// sending an entry races on nothing.
 unsafe impl Send for TaskEntry {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for TaskEntry {}
@@ -125,25 +118,17 @@ impl TaskRegistry {
         unsafe { list.push_back(NonNull::from(&*entry)) };
     }
 
-    /// Unlists `entry` if it is listed; marks it ended.
+    /// Unlists `entry` from shard `index`.
     ///
     /// # Safety
     ///
-    /// If `entry` is listed, it was listed by [`register`](Self::register)
-    /// on this registry.
-    unsafe fn remove(&self, entry: Pin<&TaskEntry>) {
-        // A load and a store, not a swap (a locked instruction): only the
-        // entry's slot touches `status`.
-        let index = entry.status.load(Ordering::Relaxed);
-        entry.status.store(ENDED, Ordering::Relaxed);
-        let Some(shard) = self.shards.get(usize::from(index)) else {
-            return; // UNLISTED or ENDED: in no list.
-        };
+    /// `entry` is in shard `index` of this registry, listed there by
+    /// [`register`](Self::register).
+    unsafe fn remove(&self, index: usize, entry: Pin<&TaskEntry>) {
         // The shard was made before the entry was listed in it.
-        if let Some(shard) = shard.get() {
+        if let Some(shard) = self.shards[index].get() {
             let mut list = shard.0.lock();
-            // SAFETY: `entry` is in this shard's list (its status says so,
-            // and it was listed on this registry: caller), and we hold
+            // SAFETY: `entry` is in this shard's list (caller), and we hold
             // the shard's lock.
             unsafe { list.remove(NonNull::from(&*entry)) };
         }
@@ -260,12 +245,18 @@ impl TaskSlot {
     pub(crate) fn end(self: Pin<&mut Self>) {
         let this = self.project();
         let entry = this.entry.into_ref();
-        match entry.status.load(Ordering::Relaxed) {
-            ENDED => return,
-            UNLISTED => entry.status.store(ENDED, Ordering::Relaxed),
-            // SAFETY: a listed entry was listed by `list`, on this node's
-            // registry.
-            _ => unsafe { this.node.extra().tasks.remove(entry) },
+        // A load and a store, not a swap (a locked instruction): only the
+        // slot touches `status`.
+        let status = entry.status.load(Ordering::Relaxed);
+        if status == ENDED {
+            return;
+        }
+        entry.status.store(ENDED, Ordering::Relaxed);
+        let shard = usize::from(status);
+        if shard < SHARDS {
+            // SAFETY: the status names the shard of this node's registry
+            // that `list` put the entry in.
+            unsafe { this.node.extra().tasks.remove(shard, entry) };
         }
         this.node.release_hold();
     }

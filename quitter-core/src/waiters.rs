@@ -39,7 +39,7 @@ use core::task::{Context, Poll, Waker};
 
 use pin_project_lite::pin_project;
 
-use crate::list::{Linked, Links, List};
+use crate::list::{impl_linked, Links, List};
 use crate::node::Node;
 use crate::state::State;
 use crate::sync::{AtomicU8, Mutex, Ordering, UnsafeCell};
@@ -65,15 +65,7 @@ struct WaiterEntry {
     state: AtomicU8,
 }
 
-// SAFETY: `links` is the field `Links` of the value at `this`, reached
-// without a reference to the whole value.
-unsafe impl Linked for WaiterEntry {
-    unsafe fn links(this: NonNull<Self>) -> NonNull<Links<Self>> {
-        // SAFETY: `this` is live (caller), so the field's address is not
-        // null.
-        unsafe { NonNull::new_unchecked(core::ptr::addr_of_mut!((*this.as_ptr()).links)) }
-    }
-}
+impl_linked!(WaiterEntry, links);
 
 // SAFETY: `links` and `waker` are touched only under the list's lock (or by
 // the owner once the entry is in no list: see the invariants); `state` is
