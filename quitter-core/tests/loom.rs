@@ -6,6 +6,9 @@
 //! event-listener's own atomics (its `loom` feature) in seconds.
 #![cfg(loom)]
 
+mod common;
+
+use common::WakeCount;
 use loom::future::block_on;
 use loom::thread;
 use quitter_core::Quitter;
@@ -253,7 +256,8 @@ fn loom_middle_waiter_leaves_while_the_quit_wakes_the_list() {
     use std::task::Context;
     loom::model(|| {
         let root = Quitter::new("main");
-        let (first_woken, first_waker) = flag_waker();
+        let first_woken = WakeCount::new();
+        let first_waker = first_woken.waker();
         let mut first = Box::pin(root.quitted());
         let mut cx = Context::from_waker(&first_waker);
         assert!(first.as_mut().poll(&mut cx).is_pending());
@@ -262,7 +266,7 @@ fn loom_middle_waiter_leaves_while_the_quit_wakes_the_list() {
             thread::spawn(move || {
                 let mut waiter = Box::pin(root.quitted());
                 for _ in 0..2 {
-                    let (_, waker) = flag_waker();
+                    let waker = WakeCount::new().waker();
                     if waiter
                         .as_mut()
                         .poll(&mut Context::from_waker(&waker))
@@ -279,7 +283,7 @@ fn loom_middle_waiter_leaves_while_the_quit_wakes_the_list() {
             thread::spawn(move || block_on(root.quitted()))
         };
         root.quit();
-        assert!(first_woken.is_set(), "the quit woke the first waiter");
+        assert!(first_woken.count() > 0, "the quit woke the first waiter");
         assert!(first.as_mut().poll(&mut cx).is_ready());
         middle.join().unwrap();
         last.join().unwrap();
@@ -306,26 +310,4 @@ fn loom_report_vs_tasks_ending_in_two_shards() {
         }
         assert!(root.live_tasks().quitters.is_empty());
     });
-}
-
-/// A waker that sets a flag (the flag is read on the waking thread, so a
-/// plain std atomic is enough).
-struct Flag(std::sync::atomic::AtomicBool);
-
-impl Flag {
-    fn is_set(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-impl futures::task::ArcWake for Flag {
-    fn wake_by_ref(flag: &std::sync::Arc<Self>) {
-        flag.0.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-fn flag_waker() -> (std::sync::Arc<Flag>, std::task::Waker) {
-    let flag = std::sync::Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
-    let waker = futures::task::waker(flag.clone());
-    (flag, waker)
 }

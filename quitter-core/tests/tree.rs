@@ -8,7 +8,7 @@ use std::pin::pin;
 use std::task::{Context, Poll};
 use std::thread;
 
-use common::{block_on, expired, never};
+use common::{block_on, expired, never, WakeCount};
 use futures::task::noop_waker_ref;
 use futures::FutureExt;
 use quitter_core::{AlreadyQuit, QuitCause, Quitter};
@@ -180,42 +180,28 @@ fn done_wakes_a_waiter_when_the_last_task_ends() {
     assert_eq!(waiter.join().unwrap(), Ok(()));
 }
 
-/// A waker that counts its wakes.
-struct CountingWaker(std::sync::atomic::AtomicUsize);
-
-impl futures::task::ArcWake for CountingWaker {
-    fn wake_by_ref(this: &std::sync::Arc<Self>) {
-        this.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
 #[test]
 fn a_waiter_polled_again_with_another_waker_is_woken_through_the_new_one() {
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use std::sync::Arc;
     let root = Quitter::new("main");
-    let (first, second, dropped) = (
-        Arc::new(CountingWaker(AtomicUsize::new(0))),
-        Arc::new(CountingWaker(AtomicUsize::new(0))),
-        Arc::new(CountingWaker(AtomicUsize::new(0))),
-    );
+    let (first, second, dropped) = (WakeCount::new(), WakeCount::new(), WakeCount::new());
     let mut waiter = Box::pin(root.quitted());
     let mut gone = Box::pin(root.quitted());
     fn poll(
         waiter: &mut std::pin::Pin<Box<quitter_core::Quitted<'_>>>,
-        waker: &Arc<CountingWaker>,
+        count: &std::sync::Arc<WakeCount>,
     ) -> Poll<()> {
-        let waker = futures::task::waker(waker.clone());
-        waiter.as_mut().poll(&mut Context::from_waker(&waker))
+        waiter
+            .as_mut()
+            .poll(&mut Context::from_waker(&count.waker()))
     }
     assert!(poll(&mut waiter, &first).is_pending());
     assert!(poll(&mut gone, &dropped).is_pending());
     assert!(poll(&mut waiter, &second).is_pending());
     drop(gone); // unlinks itself before the quit
     root.quit();
-    assert_eq!(first.0.load(SeqCst), 0, "the replaced waker is not woken");
-    assert_eq!(second.0.load(SeqCst), 1, "the current waker is woken once");
-    assert_eq!(dropped.0.load(SeqCst), 0, "a dropped waiter is not woken");
+    assert_eq!(first.count(), 0, "the replaced waker is not woken");
+    assert_eq!(second.count(), 1, "the current waker is woken once");
+    assert_eq!(dropped.count(), 0, "a dropped waiter is not woken");
     assert!(poll(&mut waiter, &second).is_ready());
 }
 

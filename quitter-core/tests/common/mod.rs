@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::Waker;
 use std::thread;
 
 use futures::channel::oneshot;
@@ -72,4 +74,28 @@ pub fn after_join(handles: Vec<thread::JoinHandle<()>>) -> impl Future<Output = 
         let _ = fire.send(());
     });
     deadline
+}
+
+/// A waker that counts how often it is woken.
+pub struct WakeCount(AtomicUsize);
+
+impl WakeCount {
+    pub fn new() -> Arc<WakeCount> {
+        Arc::new(WakeCount(AtomicUsize::new(0)))
+    }
+
+    /// A waker that counts into `self`.
+    pub fn waker(self: &Arc<Self>) -> Waker {
+        futures::task::waker(self.clone())
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl futures::task::ArcWake for WakeCount {
+    fn wake_by_ref(this: &Arc<Self>) {
+        this.0.fetch_add(1, Ordering::SeqCst);
+    }
 }
