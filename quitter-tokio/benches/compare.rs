@@ -11,16 +11,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{quick, runtime};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use event_listener::Event;
 use quitter_tokio::Quitter;
-use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-fn quick() -> bool {
-    std::env::var_os("QUITTER_BENCH_QUICK").is_some()
-}
 
 fn config() -> Criterion {
     let c = Criterion::default().configure_from_args();
@@ -31,14 +29,6 @@ fn config() -> Criterion {
     } else {
         c
     }
-}
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// Waits until `count` tasks have started (and so are about to wait).

@@ -21,6 +21,9 @@ use std::future::Future;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{quick, runtime};
 use quitter_tokio::Quitter;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
@@ -109,13 +112,8 @@ fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
 
 fn main() {
     // `cargo bench` passes `--bench`; a name filter is not supported.
-    let quick = std::env::var_os("QUITTER_BENCH_QUICK").is_some();
-    let rounds = if quick { 120 } else { 600 };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rounds = if quick() { 120 } else { 600 };
+    let rt = runtime();
     let root = Quitter::new("main");
     let tracker = TaskTracker::new();
     for (task, label) in [
