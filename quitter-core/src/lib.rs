@@ -161,8 +161,9 @@
 
 #![no_std]
 // `unsafe` is allowed in the three modules of the intrusive lists alone
-// (`list`, `registry`, `waiters`): each block carries a `SAFETY` argument,
-// and the loom models check them (see `list`).
+// (`list`, `registry`, `waiters`; `registry` also keeps a task's pointer to
+// its node, see `node`): each block carries a `SAFETY` argument, and the
+// loom models check them (see `list`).
 #![deny(
     unsafe_code,
     unsafe_op_in_unsafe_fn,
@@ -175,6 +176,7 @@ extern crate alloc;
 extern crate std;
 
 mod cause;
+mod count;
 mod error;
 #[allow(unsafe_code)]
 mod list;

@@ -1,12 +1,30 @@
 //! One node of the quit tree, and the three walks over it: quit flowing
 //! down, done flowing up, and unlinking on drop.
 //!
-//! Ownership: a [`Quitter`](crate::Quitter) handle, a task (its
-//! [`TaskSlot`](crate::registry::TaskSlot)) and every child node each own one `Arc` of
-//! the node; the parent owns only a `Weak` (in its `children` slab). So a
-//! node lives while anyone can still act on it, and the last drop unlinks it
-//! from its parent: a child per connection costs nothing once the
-//! connection is gone.
+//! Ownership: a [`Quitter`](crate::Quitter) **handle** (a `TaskGuard`
+//! carries one) owns one `Arc` of the node and is counted in `handles`;
+//! every child node owns one `Arc` of its parent (its link). The parent
+//! owns only a `Weak` (in its `children` slab). A task (its
+//! [`TaskSlot`](crate::registry::TaskSlot)) owns no `Arc`, only a hold: a
+//! spawn must not write the node's cache line (see `count`). The node lives
+//! while anyone can still act on it, and the last drop unlinks it from its
+//! parent: a child per connection costs nothing once the connection is
+//! gone.
+//!
+//! Why a hold keeps the node alive:
+//! - Before the sweep (see [`State`]), a handle or a child exists: the
+//!   sweep runs at the latest when the node has neither, under its family
+//!   lock, by the last handle's drop or the last child's unlink (whichever
+//!   is second; each checks the other under that lock), which still owns
+//!   an `Arc`.
+//! - The sweep's settle stores a clone of that `Arc` in `family.keep` and
+//!   sets `KEEP` if any hold remains. Holds never grow after the sweep, so
+//!   exactly one release takes them to zero, finds `KEEP`, and drops that
+//!   `Arc`, after its own last touch of the node.
+//! - Once swept, the node never gets a handle again: a handle is made from
+//!   a handle (a clone, a guard's own), by [`child`](crate::Quitter::child)
+//!   for a new node, or by [`parent`](crate::Quitter::parent) from a live
+//!   child. So nobody can add a task or a child to a swept node.
 //!
 //! Size: a node is made per connection, so what most nodes never use is
 //! allocated on first use, as one [`Extra`]: the [`Family`] (children,
@@ -43,10 +61,10 @@ use event_listener::Event;
 use slab::Slab;
 
 use crate::cause::QuitCause;
-use crate::registry::TaskRegistry;
+use crate::registry::{this_thread_shard, Shard, TaskRegistry};
 use crate::report::{QuitterTasks, TaskPanic};
-use crate::state::State;
-use crate::sync::{Arc, Mutex, OnceCell, Weak};
+use crate::state::{State, Zero};
+use crate::sync::{Arc, AtomicUsize, Mutex, OnceCell, Ordering, Weak};
 use crate::task::TaskInfo;
 use crate::trace::{self, NodeSpan};
 use crate::waiters::QuitWaiters;
@@ -54,6 +72,8 @@ use crate::AlreadyQuit;
 
 pub(crate) struct Node {
     pub(crate) state: State,
+    /// Live handles (see the module docs).
+    handles: AtomicUsize,
     name: Cow<'static, str>,
     link: Option<Link>,
     /// Notified when the node is done. (Quit waiters are in `Extra`.)
@@ -84,6 +104,11 @@ struct Family {
     children: Slab<Weak<Node>>,
     /// Panics of tasks of this node, and of dropped descendants.
     panics: Vec<TaskPanic>,
+    /// The state word carries the bias: a per-thread count word was made
+    /// open (see `own_shard`).
+    sharded: bool,
+    /// The node's `Arc` of itself while `KEEP` is set (see the module docs).
+    keep: Option<Arc<Node>>,
 }
 
 impl Node {
@@ -91,6 +116,7 @@ impl Node {
         let span = NodeSpan::new(&name, link.as_ref().map(|link| &link.parent.span));
         Node {
             state: State::new(),
+            handles: AtomicUsize::new(1),
             name,
             link,
             done_event: Event::new(),
@@ -110,8 +136,121 @@ impl Node {
         })
     }
 
+    /// A new root, with one handle (the caller's).
     pub(crate) fn root(name: Cow<'static, str>) -> Arc<Node> {
         Arc::new(Node::new(name, None))
+    }
+
+    /// Counts one more handle; the caller clones the `Arc` for it.
+    #[inline]
+    pub(crate) fn add_handle(&self) {
+        // Relaxed, as `Arc::clone`: it is made from a live handle. Cannot
+        // overflow: each handle owns an `Arc`, whose count aborts first.
+        self.handles.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Drops one handle of `this` (the caller drops its `Arc` after). The
+    /// last one sweeps the node, unless a child still lives (then the last
+    /// child's unlink will): nobody can add a task or a child any more.
+    pub(crate) fn drop_handle(this: &Arc<Node>) {
+        if this.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let zero = match this.extra.get() {
+            Some(extra) => {
+                let mut family = extra.family.lock();
+                if !family.children.is_empty() || !this.state.close() {
+                    return;
+                }
+                Node::sweep(this, &mut family)
+            }
+            // No `Extra`: no task, no child, so no hold, and with no handle
+            // left nobody can make one (see `State::close_idle`).
+            None => this.state.close_idle(),
+        };
+        // Done if a quit came between (an ancestor's walk).
+        if zero.is_some_and(|zero| zero.done) {
+            this.became_done();
+        }
+    }
+
+    /// The sweep (see [`State`]): closes the per-thread count words and
+    /// settles the state word. Run once, by the caller whose `quit` or
+    /// `close` set `SWEPT`, with the node's family locked.
+    fn sweep(this: &Arc<Node>, family: &mut Family) -> Option<Zero> {
+        let shares = match (family.sharded, this.extra.get()) {
+            (true, Some(extra)) => extra.tasks.close_counts(),
+            _ => 0,
+        };
+        // Stored before the settle can set `KEEP`; a release that finds
+        // `KEEP` takes it under this lock, so after we let go.
+        family.keep = Some(this.clone());
+        let zero = this.state.settle(shares, family.sharded);
+        if zero.is_some() {
+            // No hold left: not kept. Not the last `Arc` (`this` is ours).
+            family.keep = None;
+        }
+        zero
+    }
+
+    /// This thread's shard of the registry (made now if it has none yet)
+    /// and its number.
+    #[inline]
+    pub(crate) fn own_shard(&self) -> (usize, &Shard) {
+        let index = this_thread_shard();
+        let extra = self.extra();
+        let shard = match extra.tasks.shard(index) {
+            Some(shard) => shard,
+            None => self.make_shard(extra, index),
+        };
+        (index, shard)
+    }
+
+    /// Makes shard `index`, its count word open unless the sweep has
+    /// started. Under the family lock, so against the sweep (which sets
+    /// `SWEPT` and then closes the words under this lock) a new word is
+    /// either seen and closed by it, or made dead. The node's first open
+    /// word adds the bias with an RMW, which also covers a sweep that found
+    /// no `Extra` yet: if that RMW came first, the sweep's own RMW sees the
+    /// `Extra` (and this lock); if not, the RMW sees `SWEPT`.
+    #[cold]
+    fn make_shard<'a>(&self, extra: &'a Extra, index: usize) -> &'a Shard {
+        let mut family = extra.family.lock();
+        if let Some(shard) = extra.tasks.shard(index) {
+            return shard;
+        }
+        let open = if family.sharded {
+            !self.state.is_swept()
+        } else {
+            family.sharded = self.state.try_add_bias();
+            family.sharded
+        };
+        extra.tasks.make_shard(index, !open)
+    }
+
+    /// Takes one task's hold, unless the node has quit: on this thread's
+    /// count word, or on the state word once the words are closed.
+    #[inline]
+    pub(crate) fn try_hold_task(&self) -> bool {
+        // Refused at once if quit: a thread that saw `is_quitting()` never
+        // gets a task in, even while the quit's sweep is under way.
+        if self.state.is_quit() {
+            return false;
+        }
+        self.own_shard().1.count.try_add() || self.state.try_hold()
+    }
+
+    /// Releases one task's hold: on this thread's count word if it is open,
+    /// else on the state word. The caller must not touch the node after.
+    #[inline]
+    pub(crate) fn release_task(&self) {
+        let shard = self
+            .extra
+            .get()
+            .and_then(|extra| extra.tasks.shard(this_thread_shard()));
+        if !shard.is_some_and(|shard| shard.count.try_sub()) {
+            self.release_hold();
+        }
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -194,12 +333,27 @@ impl Node {
         Ok(child)
     }
 
-    /// Releases one hold; the last one of a quit node makes it done.
+    /// Releases one hold on the state word; the last one of a quit node
+    /// makes it done, and the last one of a kept node drops its `Arc` of
+    /// itself. The caller must not touch the node after, unless it owns an
+    /// `Arc` of it.
     #[inline]
     pub(crate) fn release_hold(&self) {
-        if self.state.release() {
-            self.became_done();
+        if let Some(zero) = self.state.release() {
+            // Zero comes only after the sweep, which kept the node for the
+            // holds it left (see the module docs): alive until we drop
+            // `kept`.
+            let kept = if zero.keep { self.take_keep() } else { None };
+            if zero.done {
+                self.became_done();
+            }
+            drop(kept);
         }
+    }
+
+    /// The node's `Arc` of itself, once `KEEP` was seen with zero holds.
+    fn take_keep(&self) -> Option<Arc<Node>> {
+        self.extra.get()?.family.lock().keep.take()
     }
 
     /// Holds that are neither one of the `listed` tasks nor one of
@@ -211,7 +365,28 @@ impl Node {
             .iter()
             .filter(|child| !child.state.is_done())
             .count();
-        self.state.holds().saturating_sub(listed + holding)
+        self.holds().saturating_sub(listed + holding)
+    }
+
+    /// How many tasks and not-done children hold the node open: the state
+    /// word's count and, before the sweep, the open per-thread words' sum
+    /// without the open hold. An estimate while they change.
+    pub(crate) fn holds(&self) -> usize {
+        let (central, swept) = self.state.central_holds();
+        if swept {
+            return central;
+        }
+        let shares = self
+            .extra
+            .get()
+            .map_or(0, |extra| extra.tasks.open_counts());
+        let holds = central.wrapping_add(shares).wrapping_sub(1);
+        // Below zero for an instant if a task moved between the words.
+        if holds > usize::MAX / 2 {
+            0
+        } else {
+            holds
+        }
     }
 
     /// Records a panic of `task` (which is ending) with its message.
@@ -226,16 +401,16 @@ impl Node {
     }
 
     /// Quits this node and every descendant, iteratively. Returns `true` if
-    /// this call quit `self` (first cause wins).
-    pub(crate) fn quit(&self, cause: QuitCause) -> bool {
+    /// this call quit `this` (first cause wins).
+    pub(crate) fn quit(this: &Arc<Node>, cause: QuitCause) -> bool {
         let cause = Arc::new(cause);
         let mut stack: Vec<Arc<Node>> = Vec::new();
-        let first = self.quit_one(Some(&cause), &mut stack);
+        let first = Node::quit_one(this, Some(&cause), &mut stack);
         if first {
-            trace::quit(&self.span, || self.path(), &cause);
+            trace::quit(&this.span, || this.path(), &cause);
         }
         while let Some(node) = stack.pop() {
-            node.quit_one(None, &mut stack);
+            Node::quit_one(&node, None, &mut stack);
             // `node` may be the last handle: its drop locks its parent,
             // which this loop does not hold.
         }
@@ -243,7 +418,8 @@ impl Node {
     }
 
     /// Sets `QUIT` on one node (storing `cause` if this is the node where
-    /// the quit started, and the first quit of it) and pushes its children.
+    /// the quit started, and the first quit of it), pushes its children and
+    /// sweeps it if nobody has yet.
     /// Children are pushed even if the node had already quit: a concurrent
     /// quit may have set the bit without having reached the children yet,
     /// and `quit()` promises that every descendant is quitting when it
@@ -254,53 +430,77 @@ impl Node {
     /// whose `try_hold` came before that `QUIT` made the `Extra` before its
     /// `try_hold`, and our `quit` RMW acquires that `try_hold`, so the second
     /// look sees the `Extra`, and its lock (taken after the child's critical
-    /// section, which holds that `try_hold`) shows the child.
-    fn quit_one(&self, cause: Option<&Arc<QuitCause>>, stack: &mut Vec<Arc<Node>>) -> bool {
+    /// section, which holds that `try_hold`) shows the child. The same
+    /// second look finds a count word made before the quit (see
+    /// `make_shard`).
+    fn quit_one(
+        this: &Arc<Node>,
+        cause: Option<&Arc<QuitCause>>,
+        stack: &mut Vec<Arc<Node>>,
+    ) -> bool {
         let extra = match cause {
-            Some(_) => Some(self.extra()),
-            None => self.extra.get().map(|extra| &**extra),
+            Some(_) => Some(this.extra()),
+            None => this.extra.get().map(|extra| &**extra),
         };
-        let outcome = match extra {
+        let (outcome, zero) = match extra {
             Some(extra) => {
                 let mut family = extra.family.lock();
-                let outcome = self.state.quit();
+                let outcome = this.state.quit();
                 if let (true, Some(cause)) = (outcome.first, cause) {
                     family.cause = Some(cause.clone());
                 }
                 push_children(&family, stack);
-                outcome
+                let zero = outcome.sweeps.then(|| Node::sweep(this, &mut family));
+                (outcome, zero)
             }
             None => {
-                let outcome = self.state.quit();
-                self.push_children(stack);
-                outcome
+                let outcome = this.state.quit();
+                let zero = match this.extra.get() {
+                    Some(extra) => {
+                        let mut family = extra.family.lock();
+                        push_children(&family, stack);
+                        outcome.sweeps.then(|| Node::sweep(this, &mut family))
+                    }
+                    // No task, no child: nothing to close or keep.
+                    None => outcome.sweeps.then(|| this.state.settle(0, false)),
+                };
+                (outcome, zero)
             }
         };
         if outcome.first {
             // After `QUIT`, and after this node's `Extra` was looked for
             // again: a waiter that stored its waker before `QUIT` made the
             // `Extra` first (see `waiters`).
-            if let Some(extra) = self.extra.get() {
+            if let Some(extra) = this.extra.get() {
                 extra.waiters.wake_all();
             }
         }
-        if outcome.became_done {
-            self.became_done();
+        if outcome.became_done || zero.flatten().is_some_and(|zero| zero.done) {
+            this.became_done();
         }
         outcome.first
     }
 
     /// Runs the done transition of `self` and of every ancestor it
     /// completes: wake the done-waiters, release the hold on the parent.
+    /// Ancestors stay alive through `self`'s chain of links.
     fn became_done(&self) {
         let mut node = self;
         loop {
             trace::done(&node.span);
             node.done_event.notify(usize::MAX);
-            match &node.link {
-                Some(link) if link.parent.state.release() => node = &link.parent,
-                _ => return,
+            let Some(link) = &node.link else { return };
+            let Some(zero) = link.parent.state.release() else {
+                return;
+            };
+            if zero.keep {
+                // Not the last `Arc`: `link` owns one.
+                drop(link.parent.take_keep());
             }
+            if !zero.done {
+                return;
+            }
+            node = &link.parent;
         }
     }
 
@@ -409,19 +609,33 @@ impl Drop for Node {
 }
 
 /// Removes a dropped child (no handles, no tasks, no children) from its
-/// parent, hands its panics up, and releases its hold unless it was quit
-/// (a quit child with no holds is done and released that hold already).
+/// parent, hands its panics up, sweeps the parent if that was its last
+/// child and it has no handle left (see the module docs), and releases the
+/// child's hold unless it was quit (a quit child with no holds is done and
+/// released that hold already).
 fn unlink(link: Link, was_quit: bool, panics: Vec<TaskPanic>) -> Arc<Node> {
     let Link { parent, slot } = link;
     // The parent's `Extra` exists (it holds our slot), and the slot holds
     // our `Weak`: nobody else removes it.
+    let mut zero = None;
     if let Some(extra) = parent.extra.get() {
         let mut family = extra.family.lock();
         let _ = family.children.try_remove(slot);
         family.panics.extend(panics);
+        // Under the lock, against the last handle's drop (which decrements
+        // and then takes this lock): one of the two sees the other done.
+        if family.children.is_empty()
+            && parent.handles.load(Ordering::Acquire) == 0
+            && parent.state.close()
+        {
+            zero = Node::sweep(&parent, &mut family);
+        }
     }
-    if !was_quit && parent.state.release() {
+    if zero.is_some_and(|zero| zero.done) {
         parent.became_done();
+    }
+    if !was_quit {
+        parent.release_hold();
     }
     parent
 }

@@ -1,6 +1,7 @@
 //! [`Quitter`], the public handle to one node of the quit tree.
 //!
-//! A handle is one `Arc`: cloning is a reference-count increment, and
+//! A handle is one `Arc`, counted as a handle too (see
+//! [`node`](crate::node)): cloning is two reference-count increments, and
 //! dropping the last handle of a child with no live task unlinks it from its
 //! parent. All the state and its invariants live in [`node`](crate::node)
 //! and [`state`](crate::state); this file is the API.
@@ -25,9 +26,20 @@ use crate::AlreadyQuit;
 /// A cheap, cloneable, `Send + Sync` handle to one node of a quit tree.
 ///
 /// See the [crate documentation](crate) for the model.
-#[derive(Clone)]
 pub struct Quitter {
     node: Arc<Node>,
+}
+
+impl Clone for Quitter {
+    fn clone(&self) -> Self {
+        Quitter::handle(&self.node)
+    }
+}
+
+impl Drop for Quitter {
+    fn drop(&mut self) {
+        Node::drop_handle(&self.node);
+    }
 }
 
 impl Quitter {
@@ -42,8 +54,19 @@ impl Quitter {
         }
     }
 
-    pub(crate) fn from_node(node: Arc<Node>) -> Quitter {
+    /// The handle of a node just made (it counts its first handle).
+    fn from_new_node(node: Arc<Node>) -> Quitter {
         Quitter { node }
+    }
+
+    pub(crate) fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// A new handle of `node`, made from one that lives.
+    pub(crate) fn handle(node: &Arc<Node>) -> Quitter {
+        node.add_handle();
+        Quitter { node: node.clone() }
     }
 
     /// This quitter's own name.
@@ -59,7 +82,8 @@ impl Quitter {
 
     /// The parent, unless this is a root.
     pub fn parent(&self) -> Option<Quitter> {
-        self.node.parent().cloned().map(Quitter::from_node)
+        // The child's link is a handle of the parent: it lives.
+        self.node.parent().map(Quitter::handle)
     }
 
     /// A child quitter: it quits when `self` (or an ancestor) quits, can be
@@ -69,7 +93,7 @@ impl Quitter {
     /// Dropping every handle of a child with no live task removes it from
     /// `self`, so a child per connection does not accumulate.
     pub fn child(&self, name: impl Into<Cow<'static, str>>) -> Result<Quitter, AlreadyQuit> {
-        Node::child(&self.node, name.into()).map(Quitter::from_node)
+        Node::child(&self.node, name.into()).map(Quitter::from_new_node)
     }
 
     /// How many children are linked to this quitter right now.
@@ -97,7 +121,7 @@ impl Quitter {
     /// first cause is kept. Synchronous and without any task per child; the
     /// walk is a loop, so any depth is fine.
     pub fn quit_with(&self, cause: QuitCause) -> bool {
-        self.node.quit(cause)
+        Node::quit(&self.node, cause)
     }
 
     /// Has this quitter been told to quit? One atomic load.
@@ -139,7 +163,7 @@ impl Quitter {
     #[track_caller]
     pub fn track(&self, name: impl Into<Cow<'static, str>>) -> Result<TaskGuard, AlreadyQuit> {
         let location = core::panic::Location::caller();
-        TaskGuard::track(&self.node, name.into(), location).ok_or(AlreadyQuit)
+        TaskGuard::track(self, name.into(), location).ok_or(AlreadyQuit)
     }
 
     /// Tracks `future` as one task named `name`: the task ends when the
@@ -227,7 +251,7 @@ impl fmt::Debug for Quitter {
         f.debug_struct("Quitter")
             .field("path", &self.path())
             .field("quitting", &self.is_quitting())
-            .field("holds", &self.node.state.holds())
+            .field("holds", &self.node.holds())
             .finish()
     }
 }

@@ -3,43 +3,71 @@
 //! One `AtomicUsize` holds everything that must change atomically:
 //!
 //! ```text
-//!   bit 0      QUIT   set once, never cleared
-//!   bits 1..   holds  live tasks + children that are not done yet
+//!   bit 0      QUIT    set once, never cleared
+//!   bit 1      SWEPT   set once: the per-thread counts are closed
+//!   bit 2      KEEP    the node holds an `Arc` of itself for its holds
+//!   bits 3..   holds   live tasks + children that are not done yet
 //! ```
 //!
-//! A node is **done** when the word is exactly `QUIT`: quit, and nothing
-//! holds it open. Invariants:
+//! Two phases. While `SWEPT` is clear, tasks are counted in per-thread
+//! words (see [`count`](crate::count)), and the word holds one extra
+//! **open** hold, plus a large [`BIAS`] once any per-thread word exists, so
+//! that the central count can neither reach zero nor underflow while tasks
+//! ending on a thread without a word of its own subtract here. The node's
+//! one **sweep** (at its first quit, or when its last handle is dropped)
+//! sets `SWEPT`, closes the per-thread words, and [settles](State::settle):
+//! it adds their sum, removes the open hold and the bias, and in the same
+//! CAS sets `KEEP` if holds remain. From then on every count is here.
 //!
+//! A node is **done** when it is quit and no hold remains. Invariants:
 //! - `holds` only grows while `QUIT` is clear ([`State::try_hold`] is a CAS
-//!   that refuses once `QUIT` is set), so once a node is quit its hold count
-//!   only falls, and "done" is reached at most once and is permanent.
-//! - Exactly one caller observes the transition to done: either the
-//!   [`State::quit`] that set `QUIT` on a word with no holds, or the
-//!   [`State::release`] that removed the last hold of a quit node. That caller
-//!   wakes the done-waiters and releases the node's hold on its parent.
-//! - The count cannot overflow: every hold is a live task slot (in a
-//!   tracked future or a `TaskGuard`'s box) or a live child node, each a
-//!   distinct object of dozens of bytes, so there are fewer holds than
-//!   `usize::MAX / 2`.
+//!   that refuses once `QUIT` is set), and never after the sweep (no handle
+//!   is left to add one, or the node has quit). So zero holds after the
+//!   sweep is final, and "done" is reached at most once and is permanent.
+//! - Zero is reached only after the settle (the open hold), so exactly one
+//!   RMW observes it: the settle itself, the [`State::quit`] of a settled
+//!   node with no holds, or the [`State::release`] that removed the last
+//!   hold. That caller runs the done transition and, if `KEEP` is set,
+//!   drops the node's `Arc` of itself.
+//! - The count cannot overflow: every hold is a live task slot or a live
+//!   child node, each a distinct object of dozens of bytes, so there are far
+//!   fewer holds than `BIAS`, and `BIAS` plus them fits the word.
 
 use crate::sync::{AtomicUsize, Ordering};
 
 const QUIT: usize = 1;
-const HOLD: usize = 2;
+const SWEPT: usize = 2;
+const KEEP: usize = 4;
+const HOLD: usize = 8;
+const FLAGS: usize = HOLD - 1;
+/// What the central count carries while per-thread words may be below
+/// zero: a quarter of the word.
+const BIAS: usize = 1 << (usize::BITS - 2);
 
 /// What [`State::quit`] did.
 pub(crate) struct QuitOutcome {
     /// This call set `QUIT` (it was clear before).
     pub(crate) first: bool,
-    /// This call made the node done (it had no holds).
+    /// This call set `SWEPT`: the caller sweeps the node.
+    pub(crate) sweeps: bool,
+    /// This call made the node done (settled, with no holds).
     pub(crate) became_done: bool,
+}
+
+/// What the RMW that took the holds to zero found.
+pub(crate) struct Zero {
+    /// The node is quit: it is done now.
+    pub(crate) done: bool,
+    /// The node holds an `Arc` of itself, for the caller to drop.
+    pub(crate) keep: bool,
 }
 
 pub(crate) struct State(AtomicUsize);
 
 impl State {
+    /// A new node: open, one open hold.
     pub(crate) fn new() -> Self {
-        State(AtomicUsize::new(0))
+        State(AtomicUsize::new(HOLD))
     }
 
     /// One atomic load: has `QUIT` been set?
@@ -58,15 +86,31 @@ impl State {
         self.0.fetch_or(0, Ordering::AcqRel) & QUIT != 0
     }
 
+    /// Has the sweep started? (Read under the family lock, which orders it;
+    /// see `Node::own_shard`.)
+    pub(crate) fn is_swept(&self) -> bool {
+        self.0.load(Ordering::Acquire) & SWEPT != 0
+    }
+
     /// Quit and nothing holds the node open.
     #[inline]
     pub(crate) fn is_done(&self) -> bool {
-        self.0.load(Ordering::Acquire) == QUIT
+        self.0.load(Ordering::Acquire) & !(SWEPT | KEEP) == QUIT
     }
 
-    /// How many tasks and not-done children hold the node open.
-    pub(crate) fn holds(&self) -> usize {
-        self.0.load(Ordering::Acquire) / HOLD
+    /// The holds counted here, without the bias, and whether the node is
+    /// swept (if not, the open hold is among them and the per-thread words
+    /// hold the rest). Wrapping: below zero if more tasks ended here than
+    /// started here, before the sweep. An estimate for reports.
+    pub(crate) fn central_holds(&self) -> (usize, bool) {
+        let word = self.0.load(Ordering::Acquire);
+        let mut holds = word & !FLAGS;
+        // Real holds are far below half the bias, so a count this high
+        // carries it.
+        if holds >= BIAS / 2 {
+            holds = holds.wrapping_sub(BIAS);
+        }
+        ((holds as isize / HOLD as isize) as usize, word & SWEPT != 0)
     }
 
     /// Adds one hold, unless the node has quit (then returns `false`).
@@ -89,18 +133,109 @@ impl State {
         }
     }
 
-    /// Sets `QUIT`.
-    pub(crate) fn quit(&self) -> QuitOutcome {
-        let previous = self.0.fetch_or(QUIT, Ordering::AcqRel);
-        QuitOutcome {
-            first: previous & QUIT == 0,
-            became_done: previous == 0,
+    /// Adds the bias for the node's first per-thread word, unless the sweep
+    /// has started (then returns `false`: the word is made dead).
+    pub(crate) fn try_add_bias(&self) -> bool {
+        let mut current = self.0.load(Ordering::Relaxed);
+        loop {
+            if current & SWEPT != 0 {
+                return false;
+            }
+            match self.0.compare_exchange_weak(
+                current,
+                current.wrapping_add(BIAS),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => current = actual,
+            }
         }
     }
 
-    /// Removes one hold; returns `true` if that made the node done.
+    /// Sets `QUIT` (and `SWEPT`: a quit node takes no more tasks, so its
+    /// per-thread words can close).
+    pub(crate) fn quit(&self) -> QuitOutcome {
+        let previous = self.0.fetch_or(QUIT | SWEPT, Ordering::AcqRel);
+        QuitOutcome {
+            first: previous & QUIT == 0,
+            sweeps: previous & SWEPT == 0,
+            // Swept by a last handle's drop, settled with no holds left.
+            became_done: previous & !KEEP == SWEPT,
+        }
+    }
+
+    /// Sets `SWEPT`, for the drop of the node's last handle; returns `true`
+    /// if this call set it (the caller sweeps).
+    pub(crate) fn close(&self) -> bool {
+        self.0.fetch_or(SWEPT, Ordering::AcqRel) & SWEPT == 0
+    }
+
+    /// The whole sweep of a node without tasks or children, for the drop of
+    /// its last handle: sets `SWEPT` and removes the open hold in one CAS.
+    /// Returns `None` if the sweep had started (a quit's: it settles).
+    pub(crate) fn close_idle(&self) -> Option<Zero> {
+        let mut current = self.0.load(Ordering::Relaxed);
+        loop {
+            if current & SWEPT != 0 {
+                return None;
+            }
+            let new = (current | SWEPT).wrapping_sub(HOLD);
+            match self
+                .0
+                .compare_exchange_weak(current, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    return Some(Zero {
+                        done: new & !FLAGS == 0 && new & QUIT != 0,
+                        keep: false,
+                    })
+                }
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// The sweep's last step: adds `shares` (the closed per-thread words'
+    /// sum, wrapping), removes the open hold and, if `biased`, the bias. If
+    /// holds remain, sets `KEEP` in the same CAS (the caller has stored the
+    /// node's `Arc` of itself first) and returns `None`; else what zero
+    /// means.
+    pub(crate) fn settle(&self, shares: usize, biased: bool) -> Option<Zero> {
+        let mut delta = shares.wrapping_sub(1).wrapping_mul(HOLD);
+        if biased {
+            delta = delta.wrapping_sub(BIAS);
+        }
+        let mut current = self.0.load(Ordering::Relaxed);
+        loop {
+            let mut new = current.wrapping_add(delta);
+            let held = new & !FLAGS != 0;
+            if held {
+                new |= KEEP;
+            }
+            match self
+                .0
+                .compare_exchange_weak(current, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) if held => return None,
+                Ok(_) => {
+                    return Some(Zero {
+                        done: new & QUIT != 0,
+                        keep: false,
+                    })
+                }
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Removes one hold; returns what zero means if it was the last.
     #[inline]
-    pub(crate) fn release(&self) -> bool {
-        self.0.fetch_sub(HOLD, Ordering::AcqRel) == QUIT | HOLD
+    pub(crate) fn release(&self) -> Option<Zero> {
+        let previous = self.0.fetch_sub(HOLD, Ordering::AcqRel);
+        (previous & !FLAGS == HOLD).then_some(Zero {
+            done: previous & QUIT != 0,
+            keep: previous & KEEP != 0,
+        })
     }
 }

@@ -257,5 +257,11 @@ mod loom_arc {
         pub(crate) fn upgrade(&self) -> Option<Arc<T>> {
             self.0.upgrade().map(|shared| Arc(Some(shared)))
         }
+
+        /// The value has not been dropped (loom runs one thread at a time,
+        /// so this plain read is exact at the point it is made).
+        pub(crate) fn is_alive(&self) -> bool {
+            self.0.strong_count() > 0
+        }
     }
 }

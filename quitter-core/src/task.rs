@@ -18,9 +18,7 @@ use core::panic::Location;
 use core::pin::Pin;
 use core::time::Duration;
 
-use crate::node::Node;
 use crate::registry::TaskSlot;
-use crate::sync::Arc;
 use crate::Quitter;
 
 /// When a task started running (its listing): an `Instant` with `std`,
@@ -96,35 +94,44 @@ impl fmt::Display for TaskInfo {
 /// guard cannot be ended twice, so go-quitter's "Done without Add" misuse
 /// cannot be written.
 #[must_use = "the task ends as soon as its guard is dropped"]
-pub struct TaskGuard(Pin<Box<TaskSlot>>);
+pub struct TaskGuard {
+    // Declared first, so dropped first: the task ends before the handle.
+    slot: Pin<Box<TaskSlot>>,
+    // A handle, for `quitter()`: a task slot alone keeps its node alive but
+    // cannot make handles (see `node`).
+    quitter: Quitter,
+}
 
 impl TaskGuard {
-    /// Takes a hold on `node` and lists the task at once.
+    /// Takes a hold on `quitter` and lists the task at once.
     pub(crate) fn track(
-        node: &Arc<Node>,
+        quitter: &Quitter,
         name: Cow<'static, str>,
         location: &'static Location<'static>,
     ) -> Option<TaskGuard> {
-        let mut slot = Box::pin(TaskSlot::take(node, name, location)?);
+        let mut slot = Box::pin(TaskSlot::take(quitter.node(), name, location)?);
         slot.as_mut().list();
-        Some(TaskGuard(slot))
+        Some(TaskGuard {
+            slot,
+            quitter: quitter.clone(),
+        })
     }
 
     /// The quitter the task is tracked by.
     pub fn quitter(&self) -> Quitter {
-        Quitter::from_node(self.0.node().clone())
+        self.quitter.clone()
     }
 
     /// A snapshot of this task: name, location and age.
     pub fn info(&self) -> TaskInfo {
-        self.0.info()
+        self.slot.info()
     }
 
     /// Ends the task, recording that it panicked with `message`. The panic
     /// is kept (moving up the tree if this quitter is dropped) until it is
     /// shown by [`Quitter::panics`] and the exit report.
     pub fn panicked(mut self, message: impl Into<String>) {
-        self.0.as_mut().panicked(message.into());
+        self.slot.as_mut().panicked(message.into());
     }
 
     /// Runs `work` as this task (blocking work on a thread pool, say): the
@@ -149,7 +156,7 @@ impl fmt::Debug for TaskGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskGuard")
             .field("task", &self.info())
-            .field("quitter", &self.0.node().name())
+            .field("quitter", &self.quitter.name())
             .finish()
     }
 }

@@ -311,3 +311,78 @@ fn loom_report_vs_tasks_ending_in_two_shards() {
         assert!(root.live_tasks().quitters.is_empty());
     });
 }
+
+/// A tracked task holds no `Arc` of its quitter, only a hold, counted in
+/// the spawning thread's count word. The last handle of that quitter (a
+/// child) is dropped on one thread while the task runs to its end on
+/// another: the drop's sweep moves the count into the state word and keeps
+/// the node alive for the task (loom checks every touch of the node by the
+/// task), and the task's end frees it: the child is unlinked, and the
+/// parent's quit finishes.
+#[test]
+fn loom_tracked_task_outlives_its_last_handle() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let child = root.child("conn").unwrap();
+        let tracked = child.track_future("task", async {}).unwrap();
+        let runner = thread::spawn(move || block_on(tracked));
+        drop(child);
+        runner.join().unwrap();
+        assert_eq!(root.child_count(), 0, "the child was freed once idle");
+        root.quit();
+        assert!(root.is_done());
+    });
+}
+
+/// A spawn on a thread whose count word is open (it counted a task
+/// before) vs a quit on another thread, which closes that word: the task is
+/// refused, or counted and waited for. Never lost.
+#[test]
+fn loom_spawn_on_an_open_count_word_vs_quit() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        // Makes this thread's word (open: nothing has quit).
+        drop(root.track_future("first", async {}).unwrap());
+        let quitter = {
+            let root = root.clone();
+            thread::spawn(move || {
+                root.quit();
+            })
+        };
+        match root.track_future("task", async {}) {
+            Ok(tracked) => {
+                assert!(!root.is_done(), "a live task holds the quitter open");
+                drop(tracked);
+            }
+            Err(_) => assert!(root.is_quitting(), "refused only after quit"),
+        }
+        block_on(root.done());
+        quitter.join().unwrap();
+        assert_eq!(root.task_count(), 0);
+    });
+}
+
+/// A node's sweep waits for its last handle and its last child alike: the
+/// last handle of `parent` and the last handle of its only child are
+/// dropped on two threads (so the handle's drop and the child's unlink
+/// race to see each other under the parent's lock), while `parent` has a
+/// tracked task. Whichever is second sweeps, so the task's end (after
+/// both) finds its node alive and frees it.
+#[test]
+fn loom_last_handle_drop_vs_last_child_unlink() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let parent = root.child("parent").unwrap();
+        let child = parent.child("child").unwrap();
+        let tracked = parent.track_future("task", async {}).unwrap();
+        let parent_dropper = thread::spawn(move || drop(parent));
+        let child_dropper = thread::spawn(move || drop(child));
+        parent_dropper.join().unwrap();
+        child_dropper.join().unwrap();
+        assert_eq!(root.child_count(), 1, "the task keeps its quitter");
+        drop(tracked);
+        assert_eq!(root.child_count(), 0, "its end frees it");
+        root.quit();
+        assert!(root.is_done());
+    });
+}
