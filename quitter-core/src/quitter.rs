@@ -171,10 +171,11 @@ impl Quitter {
     /// recorded (and resumed). Refused once quit, without touching `future`.
     /// This is what the runtime adapters' `spawn` wrap.
     ///
-    /// The task counts (holds the quitter open) from this call, and is
-    /// listed by name, location and age from its first poll, on the thread
-    /// that polls it: spawning stays as cheap as a `TaskTracker` token, and
-    /// a report counts a task that was never polled as such. The task's
+    /// The task counts (holds the quitter open) from this call, on a count
+    /// word of the calling thread's own, and is listed by name, location and
+    /// age from its first poll, on the thread that polls it: spawning writes
+    /// nothing that other threads write, and a report counts a task that
+    /// was never polled as such. The task's
     /// registry entry lives inside the returned future (which is why it is
     /// `!Unpin`), so tracking allocates nothing.
     #[track_caller]
