@@ -3,7 +3,11 @@
 //! task ended, every refusal came after the quit, and `done()` is ready.
 //! And quit waiters come and go on four threads while the quit happens: no
 //! wake-up is lost. And tracked futures, listed in their thread's registry
-//! shard, end on another thread while reports read the shards. (The interleavings themselves are checked exhaustively
+//! shard, end on another thread while reports read the shards. And tracked
+//! futures outlive the last handle of their quitter (a child per task),
+//! ending on another thread, while the root quits: a task keeps only a
+//! pointer to its node, so this is the node-lifetime rule at scale (run it
+//! under valgrind to see it touch no freed memory). (The interleavings themselves are checked exhaustively
 //! by the loom models; these are the same properties at scale.)
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -186,6 +190,80 @@ fn tracked_futures_end_on_other_threads_while_reports_read() {
     assert!(reporter.join().unwrap() > 0);
     assert_eq!(root.task_count(), 0);
     root.quit();
+    assert!(root.is_done());
+    assert!(root.live_tasks().quitters.is_empty());
+}
+
+/// Each of four threads makes a child per task, tracks a pending future in
+/// it, polls it once (listing it in the thread's shard), hands it to an
+/// ender thread and drops the child's handle, so the task outlives its
+/// quitter's handles. Midway the root quits. Every accepted task ends, every
+/// child is freed (unlinked) once its task has ended, and the root is done.
+#[test]
+fn tracked_futures_outlive_their_quitters_last_handle() {
+    use std::pin::Pin;
+
+    use quitter_core::Tracked;
+
+    const THREADS: usize = 4;
+    let tasks: usize = std::env::var("QUITTER_STRESS_TASKS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000);
+    type Task = Pin<Box<Tracked<std::future::Pending<()>>>>;
+
+    let root = Quitter::new("main");
+    let (hand_over, handed) = mpsc::sync_channel::<Task>(64);
+    let (quarter_ended, quarter) = mpsc::channel::<()>();
+    let ender = thread::spawn(move || {
+        let mut ended = 0;
+        for task in handed {
+            drop(task);
+            ended += 1;
+            if ended == tasks / 4 {
+                quarter_ended.send(()).unwrap();
+            }
+        }
+        ended
+    });
+    let go = Arc::new(Barrier::new(THREADS + 1));
+    let producers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (root, hand_over, go) = (root.clone(), hand_over.clone(), go.clone());
+            thread::spawn(move || {
+                go.wait();
+                let mut accepted = 0;
+                for _ in 0..tasks / THREADS {
+                    let Ok(child) = root.child("conn") else {
+                        continue;
+                    };
+                    let Ok(task) = child.track_future("task", std::future::pending::<()>()) else {
+                        continue;
+                    };
+                    let mut task = Box::pin(task);
+                    assert!(task.as_mut().now_or_never().is_none());
+                    drop(child);
+                    hand_over.send(task).unwrap();
+                    accepted += 1;
+                }
+                accepted
+            })
+        })
+        .collect();
+    drop(hand_over);
+    go.wait();
+    // Nothing is refused before the quit, so a quarter of the tasks end;
+    // then quit, while the producers are (most likely) still at work.
+    quarter.recv().unwrap();
+    root.quit();
+    let accepted: usize = producers.into_iter().map(|p| p.join().unwrap()).sum();
+    assert!(accepted >= tasks / 4);
+    assert_eq!(ender.join().unwrap(), accepted);
+    assert_eq!(
+        root.child_count(),
+        0,
+        "every child freed once its task ended"
+    );
     assert!(root.is_done());
     assert!(root.live_tasks().quitters.is_empty());
 }
