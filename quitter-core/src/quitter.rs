@@ -82,7 +82,8 @@ impl Quitter {
 
     /// The parent, unless this is a root.
     pub fn parent(&self) -> Option<Quitter> {
-        // The child's link is a handle of the parent: it lives.
+        // `self` is a live child of the parent, so the parent has not been
+        // swept and may get a new handle (see `node`).
         self.node.parent().map(Quitter::handle)
     }
 
@@ -173,11 +174,11 @@ impl Quitter {
     ///
     /// The task counts (holds the quitter open) from this call, on a count
     /// word of the calling thread's own, and is listed by name, location and
-    /// age from its first poll, on the thread that polls it: spawning writes
-    /// nothing that other threads write, and a report counts a task that
-    /// was never polled as such. The task's
-    /// registry entry lives inside the returned future (which is why it is
-    /// `!Unpin`), so tracking allocates nothing.
+    /// age from its first poll, on the thread that polls it: a spawn writes
+    /// no cache line that the workers write (up to 8 threads; more share
+    /// words), and a report counts a task that was never polled as such.
+    /// The task's registry entry lives inside the returned future (which is
+    /// why it is `!Unpin`), so tracking allocates nothing.
     #[track_caller]
     pub fn track_future<F: Future>(
         &self,
