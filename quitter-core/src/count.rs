@@ -22,7 +22,7 @@
 //! - `close` runs at most once per word (the node's sweep runs once), so a
 //!   word's share is moved into the state word exactly once.
 
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{add_unless, AtomicUsize, Ordering};
 
 const DEAD: usize = 1;
 const ONE: usize = 2;
@@ -39,34 +39,15 @@ impl ShardCount {
     /// Adds one, unless the word is dead (then returns `false`).
     #[inline]
     pub(crate) fn try_add(&self) -> bool {
-        self.try_change(ONE)
+        // AcqRel: an end's release orders the task's work before the sweep
+        // (an acquire `close`) that moves this count.
+        add_unless(&self.0, DEAD, ONE)
     }
 
     /// Subtracts one, unless the word is dead (then returns `false`).
     #[inline]
     pub(crate) fn try_sub(&self) -> bool {
-        self.try_change(ONE.wrapping_neg())
-    }
-
-    #[inline]
-    fn try_change(&self, delta: usize) -> bool {
-        let mut current = self.0.load(Ordering::Relaxed);
-        loop {
-            if current & DEAD != 0 {
-                return false;
-            }
-            // AcqRel: an end's release orders the task's work before the
-            // sweep (an acquire `close`) that moves this count.
-            match self.0.compare_exchange_weak(
-                current,
-                current.wrapping_add(delta),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => current = actual,
-            }
-        }
+        add_unless(&self.0, DEAD, ONE.wrapping_neg())
     }
 
     /// Kills the word and returns its count (wrapping: a negative share is

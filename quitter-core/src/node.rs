@@ -156,17 +156,18 @@ impl Node {
         if this.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
-        let zero = match this.extra.get() {
-            Some(extra) => {
-                let mut family = extra.family.lock();
-                if !family.children.is_empty() || !this.state.close() {
-                    return;
-                }
-                Node::sweep(this, &mut family)
-            }
+        let Some(extra) = this.extra.get() else {
             // No `Extra`: no task, no child, so no hold, and with no handle
             // left nobody can make one (see `State::close_idle`).
-            None => this.state.close_idle(),
+            this.state.close_idle();
+            return;
+        };
+        let zero = {
+            let mut family = extra.family.lock();
+            if !family.children.is_empty() || !this.state.close() {
+                return;
+            }
+            Node::sweep(this, extra, &mut family)
         };
         // Done if a quit came between (an ancestor's walk).
         if zero.is_some_and(|zero| zero.done) {
@@ -176,11 +177,12 @@ impl Node {
 
     /// The sweep (see [`State`]): closes the per-thread count words and
     /// settles the state word. Run once, by the caller whose `quit` or
-    /// `close` set `SWEPT`, with the node's family locked.
-    fn sweep(this: &Arc<Node>, family: &mut Family) -> Option<Zero> {
-        let shares = match (family.sharded, this.extra.get()) {
-            (true, Some(extra)) => extra.tasks.close_counts(),
-            _ => 0,
+    /// `close` set `SWEPT`, with `family` (of `extra`, the node's) locked.
+    fn sweep(this: &Arc<Node>, extra: &Extra, family: &mut Family) -> Option<Zero> {
+        let shares = if family.sharded {
+            extra.tasks.close_counts()
+        } else {
+            0
         };
         // Stored before the settle can set `KEEP`; a release that finds
         // `KEEP` takes it under this lock, so after we let go.
@@ -450,7 +452,9 @@ impl Node {
                     family.cause = Some(cause.clone());
                 }
                 push_children(&family, stack);
-                let zero = outcome.sweeps.then(|| Node::sweep(this, &mut family));
+                let zero = outcome
+                    .sweeps
+                    .then(|| Node::sweep(this, extra, &mut family));
                 (outcome, zero)
             }
             None => {
@@ -459,7 +463,9 @@ impl Node {
                     Some(extra) => {
                         let mut family = extra.family.lock();
                         push_children(&family, stack);
-                        outcome.sweeps.then(|| Node::sweep(this, &mut family))
+                        outcome
+                            .sweeps
+                            .then(|| Node::sweep(this, extra, &mut family))
                     }
                     // No task, no child: nothing to close or keep.
                     None => outcome.sweeps.then(|| this.state.settle(0, false)),
@@ -628,7 +634,7 @@ fn unlink(link: Link, was_quit: bool, panics: Vec<TaskPanic>) -> Arc<Node> {
             && parent.handles.load(Ordering::Acquire) == 0
             && parent.state.close()
         {
-            zero = Node::sweep(&parent, &mut family);
+            zero = Node::sweep(&parent, extra, &mut family);
         }
     }
     if zero.is_some_and(|zero| zero.done) {

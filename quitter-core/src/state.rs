@@ -33,7 +33,7 @@
 //!   child node, each a distinct object of dozens of bytes, so there are far
 //!   fewer holds than `BIAS`, and `BIAS` plus them fits the word.
 
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{add_unless, AtomicUsize, Ordering};
 
 const QUIT: usize = 1;
 const SWEPT: usize = 2;
@@ -116,41 +116,13 @@ impl State {
     /// Adds one hold, unless the node has quit (then returns `false`).
     #[inline]
     pub(crate) fn try_hold(&self) -> bool {
-        let mut current = self.0.load(Ordering::Relaxed);
-        loop {
-            if current & QUIT != 0 {
-                return false;
-            }
-            match self.0.compare_exchange_weak(
-                current,
-                current.wrapping_add(HOLD),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => current = actual,
-            }
-        }
+        add_unless(&self.0, QUIT, HOLD)
     }
 
     /// Adds the bias for the node's first per-thread word, unless the sweep
     /// has started (then returns `false`: the word is made dead).
     pub(crate) fn try_add_bias(&self) -> bool {
-        let mut current = self.0.load(Ordering::Relaxed);
-        loop {
-            if current & SWEPT != 0 {
-                return false;
-            }
-            match self.0.compare_exchange_weak(
-                current,
-                current.wrapping_add(BIAS),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => current = actual,
-            }
-        }
+        add_unless(&self.0, SWEPT, BIAS)
     }
 
     /// Sets `QUIT` (and `SWEPT`: a quit node takes no more tasks, so its
@@ -172,28 +144,15 @@ impl State {
     }
 
     /// The whole sweep of a node without tasks or children, for the drop of
-    /// its last handle: sets `SWEPT` and removes the open hold in one CAS.
-    /// Returns `None` if the sweep had started (a quit's: it settles).
-    pub(crate) fn close_idle(&self) -> Option<Zero> {
-        let mut current = self.0.load(Ordering::Relaxed);
-        loop {
-            if current & SWEPT != 0 {
-                return None;
-            }
-            let new = (current | SWEPT).wrapping_sub(HOLD);
-            match self
-                .0
-                .compare_exchange_weak(current, new, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => {
-                    return Some(Zero {
-                        done: new & !FLAGS == 0 && new & QUIT != 0,
-                        keep: false,
-                    })
-                }
-                Err(actual) => current = actual,
-            }
-        }
+    /// its last handle: sets `SWEPT` and removes the open hold in one CAS,
+    /// unless the sweep had started (a quit's: it settles). Never makes the
+    /// node done: `QUIT` comes with `SWEPT`, so it was clear.
+    pub(crate) fn close_idle(&self) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |current| {
+                (current & SWEPT == 0).then(|| (current | SWEPT).wrapping_sub(HOLD))
+            });
     }
 
     /// The sweep's last step: adds `shares` (the closed per-thread words'
@@ -206,27 +165,25 @@ impl State {
         if biased {
             delta = delta.wrapping_sub(BIAS);
         }
-        let mut current = self.0.load(Ordering::Relaxed);
-        loop {
-            let mut new = current.wrapping_add(delta);
-            let held = new & !FLAGS != 0;
-            if held {
-                new |= KEEP;
+        let settled = |word: usize| {
+            let new = word.wrapping_add(delta);
+            if new & !FLAGS != 0 {
+                new | KEEP
+            } else {
+                new
             }
-            match self
-                .0
-                .compare_exchange_weak(current, new, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) if held => return None,
-                Ok(_) => {
-                    return Some(Zero {
-                        done: new & QUIT != 0,
-                        keep: false,
-                    })
-                }
-                Err(actual) => current = actual,
-            }
-        }
+        };
+        // The closure always returns `Some`: the update always happens.
+        let (Ok(previous) | Err(previous)) =
+            self.0
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
+                    Some(settled(word))
+                });
+        let new = settled(previous);
+        (new & !FLAGS == 0).then_some(Zero {
+            done: new & QUIT != 0,
+            keep: false,
+        })
     }
 
     /// Removes one hold; returns what zero means if it was the last.
