@@ -27,6 +27,18 @@ pub fn go(
     }))
 }
 
+/// `n` scaled by `QUITTER_TEST_SCALE` (a divisor; default 1): the same
+/// tests run full size natively and small under Miri (`QUITTER_TEST_SCALE=1000`,
+/// say). Never below 1.
+pub fn scaled(n: usize) -> usize {
+    let divisor = std::env::var("QUITTER_TEST_SCALE")
+        .ok()
+        .and_then(|scale| scale.parse::<usize>().ok())
+        .filter(|&scale| scale > 0)
+        .unwrap_or(1);
+    (n / divisor).max(1)
+}
+
 /// A task body that returns once its quitter quits.
 pub fn until_quit(q: Quitter) {
     futures::executor::block_on(q.quitted());
