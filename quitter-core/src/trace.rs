@@ -13,7 +13,7 @@
 //! Events are emitted inside the quitter's span (`quitter{name=…}`, nested
 //! like the tree) and also carry the full path where it is cheap to have.
 
-use crate::cause::QuitCause;
+use crate::report::QuitCause;
 use crate::report::{ExitReport, TaskPanic, TimeoutReport};
 
 /// The quitter's span; zero-sized without the `tracing` feature.

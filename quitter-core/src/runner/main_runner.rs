@@ -21,9 +21,9 @@ use core::task::Poll;
 use futures_core::Stream;
 use futures_util::stream::{self, SelectAll, StreamExt};
 
-use crate::cause::{EventDetail, QuitCause};
+use crate::handle::quitter::Quitter;
 use crate::report::ExitReport;
-use crate::Quitter;
+use crate::report::{EventDetail, QuitCause};
 
 /// A source's event: its index, detail and whether it is a failure.
 type SourceEvent = (usize, Option<String>, bool);

@@ -1,14 +1,9 @@
-//! Tracked tasks as users see them: the [`TaskGuard`] of a task tracked by
-//! hand, what the registry records of a task ([`TaskMeta`]) and the
-//! [`TaskInfo`] snapshot reports carry.
-//!
-//! A task is counted from the moment it is accepted and listed by name
-//! from the moment it runs; both are the job of its
-//! [`TaskSlot`](crate::registry::TaskSlot). `track` does both at once, in a
-//! boxed slot (the registry links the entry where it is, so it must not
-//! move); a tracked future keeps its slot inline and lists it at its first
-//! poll (see `tracked`). Every slot is its own entry, so same-named tasks
-//! are distinct.
+//! [`TaskGuard`]: the proof that a task tracked by hand
+//! ([`Quitter::track`]) is live. Its boxed [`TaskSlot`] holds the node and
+//! lists the task at once (the registry links the entry where it is, so it
+//! must not move); a tracked future keeps its slot inline instead and lists
+//! it at its first poll (see `tracked`). Every slot is its own entry, so
+//! same-named tasks are distinct.
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
@@ -16,75 +11,10 @@ use alloc::string::String;
 use core::fmt;
 use core::panic::Location;
 use core::pin::Pin;
-use core::time::Duration;
 
-use crate::registry::TaskSlot;
-use crate::Quitter;
-
-/// When a task started running (its listing): an `Instant` with `std`,
-/// nothing without; `NOT_YET` before.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Started(#[cfg(feature = "std")] Option<std::time::Instant>);
-
-impl Started {
-    pub(crate) const NOT_YET: Started = Started(
-        #[cfg(feature = "std")]
-        None,
-    );
-
-    pub(crate) fn now() -> Self {
-        Started(
-            #[cfg(feature = "std")]
-            Some(std::time::Instant::now()),
-        )
-    }
-
-    pub(crate) fn age(&self) -> Option<Duration> {
-        #[cfg(feature = "std")]
-        return self.0.map(|started| started.elapsed());
-        #[cfg(not(feature = "std"))]
-        None
-    }
-}
-
-/// The registry entry for one live task.
-pub(crate) struct TaskMeta {
-    pub(crate) name: Cow<'static, str>,
-    pub(crate) location: &'static Location<'static>,
-    pub(crate) started: Started,
-}
-
-impl TaskMeta {
-    pub(crate) fn snapshot(&self) -> TaskInfo {
-        TaskInfo {
-            name: self.name.clone(),
-            location: self.location,
-            age: self.started.age(),
-        }
-    }
-}
-
-/// A snapshot of one tracked task, as reports show it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TaskInfo {
-    /// The name given to `track`/`spawn`.
-    pub name: Cow<'static, str>,
-    /// Where the task was tracked or spawned (`#[track_caller]`).
-    pub location: &'static Location<'static>,
-    /// How long it had been running when the snapshot was taken (`std` only).
-    pub age: Option<Duration>,
-}
-
-impl fmt::Display for TaskInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (spawned at {}", self.name, self.location)?;
-        if let Some(age) = self.age {
-            write!(f, ", running for {age:.3?}")?;
-        }
-        f.write_str(")")
-    }
-}
+use super::quitter::Quitter;
+use crate::report::TaskInfo;
+use crate::tree::slot::TaskSlot;
 
 /// Proof that one task is tracked by a quitter: while it lives, the quitter
 /// (and every ancestor) is not done. Dropping it ends the task.

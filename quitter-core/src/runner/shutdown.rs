@@ -21,7 +21,10 @@ use std::io;
 
 use futures_core::Stream;
 
-use crate::{EventDetail, ExitReport, MainRunner, Quitter, SignalClaim, SignalError};
+use super::main_runner::MainRunner;
+use super::signals::{SignalClaim, SignalError, SignalsAlreadyClaimed};
+use crate::handle::quitter::Quitter;
+use crate::report::{EventDetail, ExitReport};
 
 /// What a runtime adapter supplies to [`Shutdown`]: a timer, and the
 /// process's shutdown signals as a stream of signal names.
@@ -139,7 +142,7 @@ impl<'a, R: Runtime> Shutdown<'a, R> {
     /// As [`signals`](Self::signals).
     pub fn signals_as(mut self, label: impl Into<Cow<'static, str>>) -> Result<Self, SignalError> {
         if self.claim.is_some() {
-            return Err(SignalError::AlreadyClaimed(crate::SignalsAlreadyClaimed));
+            return Err(SignalError::AlreadyClaimed(SignalsAlreadyClaimed));
         }
         let claim = SignalClaim::acquire()?;
         let stream = R::shutdown_signals()?;

@@ -29,7 +29,7 @@
 use core::marker::PhantomPinned;
 use core::ptr::NonNull;
 
-use crate::sync::UnsafeCell;
+use super::UnsafeCell;
 
 /// A type whose values embed [`Links`], so a [`List`] can hold them.
 ///
@@ -54,10 +54,10 @@ macro_rules! impl_linked {
     ($entry:ty, $field:ident) => {
         // SAFETY: returns the address of the field `$field`, the entry's
         // `Links`, computed without a reference to the whole value.
-        unsafe impl $crate::list::Linked for $entry {
+        unsafe impl $crate::sync::list::Linked for $entry {
             unsafe fn links(
                 this: ::core::ptr::NonNull<Self>,
-            ) -> ::core::ptr::NonNull<$crate::list::Links<Self>> {
+            ) -> ::core::ptr::NonNull<$crate::sync::list::Links<Self>> {
                 // SAFETY: `this` is live (caller), so the field's address
                 // is in bounds and not null.
                 unsafe {

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Two phases. While `SWEPT` is clear, tasks are counted in per-thread
-//! words (see [`count`](crate::count)), and the word holds one extra
+//! words (see [`count`](crate::tasks::count)), and the word holds one extra
 //! **open** hold, plus a large [`BIAS`] once any per-thread word exists, so
 //! that the central count can neither reach zero nor underflow while tasks
 //! ending on a thread without a word of its own subtract here. The node's

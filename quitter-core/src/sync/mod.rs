@@ -1,4 +1,6 @@
-//! The synchronisation primitives the core is built on, chosen per build.
+//! The synchronisation primitives the core is built on, chosen per build,
+//! and the intrusive [`list`] its registries and waiter lists are made of.
+//! The bottom layer: it imports nothing of the crate.
 //!
 //! - under `cfg(loom)`: loom's atomics and mutex, so the models in
 //!   `tests/loom.rs` explore every interleaving of the core's own code;
@@ -21,6 +23,9 @@
 //! Invariant kept by every caller: no critical section runs user code or
 //! panics, so a poisoned `std` mutex still guards consistent data and
 //! [`Mutex::lock`] simply takes it back.
+
+#[allow(unsafe_code)]
+pub(crate) mod list;
 
 #[cfg(not(loom))]
 pub(crate) use alloc::sync::{Arc, Weak};

@@ -5,9 +5,9 @@
 //! All are cancel-safe: dropping one loses nothing, and a new one sees the
 //! same state. They check the state word first, so a waiter on a quitter
 //! that is already quit (or done) is ready at once and allocates nothing.
-//! Otherwise [`Quitted`] links itself, with its waker, into the node's quit
-//! waiters (an intrusive one-shot list, see `waiters`), which check `QUIT`
-//! again under their lock;
+//! Otherwise [`Quitted`] links its entry, with its waker, into the node's
+//! quit waiters (an intrusive one-shot list, see `waiting::waiters`), which
+//! ask again, under their lock, whether the node has quit;
 //! [`Done`] uses event-listener's pattern: listen, check again, then sleep.
 //! Either way no wake-up falls between the check and the sleep.
 
@@ -18,8 +18,8 @@ use core::task::{Context, Poll};
 use event_listener::EventListener;
 use pin_project_lite::pin_project;
 
-use crate::node::Node;
-use crate::waiters::QuitWaiter;
+use crate::tree::node::Node;
+use crate::waiting::waiters::WaiterEntry;
 
 pin_project! {
     /// Ready once the quitter has been told to quit. See
@@ -31,15 +31,31 @@ pin_project! {
     /// `select!` do that already.
     #[must_use = "futures do nothing unless polled"]
     pub struct Quitted<'a> {
+        node: &'a Node,
+        // Its place in the node's quit waiters, linked at the first pending
+        // poll; the `Drop` takes it out if the quit has not.
         #[pin]
-        waiter: QuitWaiter<'a>,
+        entry: WaiterEntry,
+    }
+
+    impl PinnedDrop for Quitted<'_> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let entry = this.entry.into_ref();
+            // In no list: ours to end (after the quit's last touch, see
+            // `is_linked`). Linked: take it out first.
+            if entry.is_linked() {
+                this.node.waiters().cancel(entry);
+            }
+        }
     }
 }
 
 impl<'a> Quitted<'a> {
     pub(crate) fn new(node: &'a Node) -> Self {
         Quitted {
-            waiter: QuitWaiter::new(node),
+            node,
+            entry: WaiterEntry::new(),
         }
     }
 }
@@ -48,14 +64,25 @@ impl Future for Quitted<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.project().waiter.poll_quit(cx)
+        let this = self.project();
+        let node = *this.node;
+        if node.state.is_quit() {
+            // If linked, the quit takes the entry out, or our drop will.
+            return Poll::Ready(());
+        }
+        // Asked under the waiters' lock with an RMW, which orders this
+        // node's `Extra` (made by `waiters()`) before the quit's look for
+        // it (see `tree::quit`).
+        node.waiters().wait(this.entry.into_ref(), cx.waker(), || {
+            node.state.is_quit_rmw()
+        })
     }
 }
 
 impl core::fmt::Debug for Quitted<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Quitted")
-            .field("quit", &self.waiter.node().state.is_quit())
+            .field("quit", &self.node.state.is_quit())
             .finish()
     }
 }

@@ -22,8 +22,8 @@ use core::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use crate::registry::TaskSlot;
-use crate::TaskInfo;
+use crate::report::TaskInfo;
+use crate::tree::slot::TaskSlot;
 
 pin_project! {
     /// A future tracked as one task of a quitter. Made by

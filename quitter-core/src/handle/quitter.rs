@@ -1,10 +1,9 @@
 //! [`Quitter`], the public handle to one node of the quit tree.
 //!
-//! A handle is one `Arc`, counted as a handle too (see
-//! [`node`](crate::node)): cloning is two reference-count increments, and
-//! dropping the last handle of a child with no live task unlinks it from its
-//! parent. All the state and its invariants live in [`node`](crate::node)
-//! and [`state`](crate::state); this file is the API.
+//! A handle is one `Arc`, counted as a handle too (see `tree`): cloning is
+//! two reference-count increments, and dropping the last handle of a child
+//! with no live task unlinks it from its parent. All the state and its
+//! invariants live in `tree`; this file is the API.
 
 use alloc::borrow::Cow;
 use alloc::vec::Vec;
@@ -13,15 +12,14 @@ use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
 
-use crate::cause::QuitCause;
-use crate::node::Node;
-use crate::registry::TaskSlot;
-use crate::report::{TaskPanic, TimeoutReport};
+use super::futures::{Done, Quitted, RunUntilQuit};
+use super::guard::TaskGuard;
+use super::tracked::Tracked;
+use crate::error::AlreadyQuit;
+use crate::report::{QuitCause, TaskPanic, TimeoutReport};
 use crate::sync::Arc;
-use crate::task::TaskGuard;
-use crate::tracked::Tracked;
-use crate::wait::{Done, Quitted, RunUntilQuit};
-use crate::AlreadyQuit;
+use crate::tree::node::Node;
+use crate::tree::slot::TaskSlot;
 
 /// A cheap, cloneable, `Send + Sync` handle to one node of a quit tree.
 ///

@@ -1,0 +1,19 @@
+//! What a shutdown produces, as plain data: why it quit ([`QuitCause`]),
+//! what a task looked like ([`TaskInfo`]), what did not return in time
+//! ([`TimeoutReport`], per quitter [`QuitterTasks`]), what panicked
+//! ([`TaskPanic`]), and the verdict ([`ExitReport`]).
+//!
+//! Invariants: these are snapshots. Holding one keeps nothing of the tree
+//! alive, and nothing here reads the tree: the tree (and the runner) fill
+//! them in, so this layer sits below both and imports neither. `Display`
+//! reads like go-quitter's example output.
+
+mod cause;
+mod exit;
+mod task;
+mod timeout;
+
+pub use cause::{EventDetail, QuitCause};
+pub use exit::ExitReport;
+pub use task::TaskInfo;
+pub use timeout::{QuitterTasks, TaskPanic, TimeoutReport};

@@ -1,0 +1,28 @@
+//! [`TaskInfo`]: what a report shows of one tracked task.
+
+use alloc::borrow::Cow;
+use core::fmt;
+use core::panic::Location;
+use core::time::Duration;
+
+/// A snapshot of one tracked task, as reports show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskInfo {
+    /// The name given to `track`/`spawn`.
+    pub name: Cow<'static, str>,
+    /// Where the task was tracked or spawned (`#[track_caller]`).
+    pub location: &'static Location<'static>,
+    /// How long it had been running when the snapshot was taken (`std` only).
+    pub age: Option<Duration>,
+}
+
+impl fmt::Display for TaskInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (spawned at {}", self.name, self.location)?;
+        if let Some(age) = self.age {
+            write!(f, ", running for {age:.3?}")?;
+        }
+        f.write_str(")")
+    }
+}

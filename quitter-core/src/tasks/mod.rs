@@ -1,0 +1,14 @@
+//! The bookkeeping of tracked tasks inside one node, below the tree: the
+//! per-thread count words ([`count`]) that say how many tasks hold the
+//! node open, and the [`registry`] that lists them by name for reports.
+//!
+//! Nothing here knows the tree. The node owns a registry and asks it for
+//! its shards and counts; a task's slot (`tree::slot`), which owns the
+//! task's hold on the node, tells the registry where to list its entry and
+//! when to take it out. The `unsafe` of the intrusive lists lives in
+//! `registry`, argued there.
+
+pub(crate) mod count;
+mod meta;
+#[allow(unsafe_code)]
+pub(crate) mod registry;

@@ -1,0 +1,291 @@
+//! The task registry of one node ([`TaskRegistry`]) and a task's entry in
+//! it ([`TaskEntry`]): the name, location and start of every live tracked
+//! task, so that a report can say which tasks did not return.
+//!
+//! The registry knows nothing of the tree: the node owns one, and a task's
+//! slot (`tree::slot`), which holds the node, tells it which shard to list
+//! an entry in and when to take it out.
+//!
+//! Why it is intrusive: a task's entry lives inside the task's own pinned
+//! future (or a `TaskGuard`'s box), and the registry links it there (see
+//! `sync::list`). Listing a task allocates nothing, so a tracked task costs
+//! the heap no more than the runtime's task does (a slab of entries cost
+//! about 80 bytes a task).
+//!
+//! Why it is sharded by thread: a tracked future lists its task at its
+//! first poll, on the thread that polls it, and the task usually ends on
+//! that same thread. Each thread lists in its own shard (a list behind a
+//! lock, on a cache line pair of its own: x86 fetches lines in pairs), so
+//! listing and unlisting touch memory that stays in that thread's cache.
+//! The shard also holds the thread's share of the node's task count (see
+//! [`count`](super::count)): the spawning thread adds to its own shard's
+//! word and the ending thread subtracts from its own, so neither writes a
+//! line the other writes. Threads get shard numbers round-robin, so up to
+//! [`SHARDS`] threads never share one; more threads share, which is
+//! correct, only slower. A thread's shard is made (by the node, under its
+//! lock) when it first spawns or lists a task there. Without `std` there
+//! are no threads to tell apart, and every task uses shard 0.
+//!
+//! Invariants (the callers' side is argued in `tree::slot`):
+//! - An entry is listed at most once at a time, and only in the registry
+//!   its caller names; [`TaskRegistry::unlist`] takes it out of that same
+//!   registry before the entry ends or the registry goes. Its `status`
+//!   (the shard it is in) is read and written by its owner alone.
+//! - The list rules hold (see `sync::list`): entries are pinned where they
+//!   are, and a shard's list is only touched under its lock.
+//! - `meta` is written only while the entry is unlisted.
+//! - Locks here are leaves: nothing else is locked while a shard is held,
+//!   and a shard is never locked while another is.
+
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::panic::Location;
+use core::pin::Pin;
+use core::ptr::NonNull;
+
+use pin_project_lite::pin_project;
+
+use super::count::ShardCount;
+use super::meta::{Started, TaskMeta};
+use crate::report::TaskInfo;
+use crate::sync::list::{impl_linked, Links, List};
+use crate::sync::{AtomicU8, Mutex, OnceCell, Ordering};
+
+/// The most shards a registry spreads over.
+const SHARDS: usize = 8;
+/// [`TaskEntry::status`]: in no shard.
+const UNLISTED: u8 = 0xff;
+
+pin_project! {
+    /// One task's registry entry: what a report shows of it.
+    pub(crate) struct TaskEntry {
+        #[pin]
+        links: Links<TaskEntry>,
+        // Written only while unlisted (the start, at listing), then read.
+        meta: TaskMeta,
+        // The shard the entry is listed in, or `UNLISTED`. Only its owner
+        // reads or writes it; atomic (relaxed) only so that the entry
+        // is `Sync`.
+        status: AtomicU8,
+    }
+
+    impl PinnedDrop for TaskEntry {
+        fn drop(this: Pin<&mut Self>) {
+            this.links.end();
+        }
+    }
+}
+
+impl_linked!(TaskEntry, links);
+
+impl TaskEntry {
+    /// An unlisted entry for a task named `name`, tracked at `location`.
+    pub(crate) fn new(name: Cow<'static, str>, location: &'static Location<'static>) -> Self {
+        TaskEntry {
+            links: Links::new(),
+            meta: TaskMeta {
+                name,
+                location,
+                started: Started::NOT_YET,
+            },
+            status: AtomicU8::new(UNLISTED),
+        }
+    }
+
+    /// Whether the entry is listed (so a report names it).
+    pub(crate) fn is_listed(&self) -> bool {
+        usize::from(self.status.load(Ordering::Relaxed)) < SHARDS
+    }
+
+    /// A snapshot of the task: name, location and age.
+    pub(crate) fn info(&self) -> TaskInfo {
+        self.meta.snapshot()
+    }
+}
+
+// SAFETY: `links` are touched only under the lock of the list the entry is
+// in (list rule 1); `meta` is written only while the entry is in no list
+// (so only its slot can reach it); `status` is atomic. So sharing or
+// sending an entry races on nothing.
+unsafe impl Send for TaskEntry {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for TaskEntry {}
+
+/// One thread's shard: its listed entries and its share of the task
+/// count, on a cache line (pair) of its own.
+#[repr(align(128))]
+pub(crate) struct Shard {
+    list: Mutex<List<TaskEntry>>,
+    pub(crate) count: ShardCount,
+}
+
+/// The live tasks of one node. See the module docs.
+pub(crate) struct TaskRegistry {
+    shards: [OnceCell<Box<Shard>>; SHARDS],
+}
+
+impl TaskRegistry {
+    pub(crate) fn new() -> Self {
+        TaskRegistry {
+            shards: core::array::from_fn(|_| OnceCell::new()),
+        }
+    }
+
+    /// Shard `index`, if it has been made.
+    #[inline]
+    pub(crate) fn shard(&self, index: usize) -> Option<&Shard> {
+        self.shards[index].get().map(|shard| &**shard)
+    }
+
+    /// Shard `index`, made now if it does not exist, with its count word
+    /// `dead` from the start or not. Called under the node's family lock
+    /// (see `Node::own_shard`).
+    pub(crate) fn make_shard(&self, index: usize, dead: bool) -> &Shard {
+        self.shards[index].get_or_init(|| {
+            Box::new(Shard {
+                list: Mutex::new(List::new()),
+                count: ShardCount::new(dead),
+            })
+        })
+    }
+
+    /// Closes every shard's count word; returns their sum (wrapping).
+    /// Called once, by the node's sweep, under its family lock.
+    pub(crate) fn close_counts(&self) -> usize {
+        self.made()
+            .fold(0, |sum: usize, shard| sum.wrapping_add(shard.count.close()))
+    }
+
+    /// The sum of the open count words now (a report's estimate).
+    pub(crate) fn open_counts(&self) -> usize {
+        self.made().fold(0, |sum: usize, shard| {
+            sum.wrapping_add(shard.count.peek().unwrap_or(0))
+        })
+    }
+
+    /// Lists `entry` in shard `index` (the calling thread's, `shard`), and
+    /// stamps its start: the task runs from now. Does nothing if it is
+    /// listed already.
+    ///
+    /// # Safety
+    ///
+    /// `shard` is shard `index` of this registry. `entry` is in no other
+    /// registry, and stays live and pinned until [`unlist`](Self::unlist)
+    /// on this registry takes it out.
+    pub(crate) unsafe fn list(&self, index: usize, shard: &Shard, mut entry: Pin<&mut TaskEntry>) {
+        if entry.is_listed() {
+            return;
+        }
+        let fields = entry.as_mut().project();
+        // In no list yet, so ours alone.
+        fields.meta.started = Started::now();
+        fields.status.store(index as u8, Ordering::Relaxed);
+        let entry = entry.into_ref();
+        let mut list = shard.list.lock();
+        // SAFETY: the entry was unlisted (checked above) and is pinned; it
+        // stays live and pinned until `unlist` (caller), and we hold this
+        // shard's lock.
+        unsafe { list.push_back(NonNull::from(&*entry)) };
+    }
+
+    /// Takes `entry` out of the shard it is listed in, if any.
+    ///
+    /// # Safety
+    ///
+    /// If `entry` is listed, it was listed in this registry by
+    /// [`list`](Self::list).
+    pub(crate) unsafe fn unlist(&self, entry: Pin<&TaskEntry>) {
+        let index = usize::from(entry.status.load(Ordering::Relaxed));
+        // Made before the entry was listed in it; `None` if unlisted.
+        let Some(shard) = self.shards.get(index).and_then(|shard| shard.get()) else {
+            return;
+        };
+        let mut list = shard.list.lock();
+        // SAFETY: the status names the shard of this registry (caller) that
+        // `list` put the entry in, and we hold the shard's lock.
+        unsafe { list.remove(NonNull::from(&*entry)) };
+        drop(list);
+        entry.status.store(UNLISTED, Ordering::Relaxed);
+    }
+
+    /// Every shard made, in order.
+    fn made(&self) -> impl Iterator<Item = &Shard> {
+        self.shards
+            .iter()
+            .filter_map(|shard| shard.get().map(|shard| &**shard))
+    }
+
+    /// Every shard's list, in order.
+    fn shards(&self) -> impl Iterator<Item = &Mutex<List<TaskEntry>>> {
+        self.made().map(|shard| &shard.list)
+    }
+
+    /// How many tasks are listed.
+    pub(crate) fn len(&self) -> usize {
+        self.shards().map(|shard| shard.lock().len()).sum()
+    }
+
+    /// Every listed task, oldest first (with `std`; without, in shard
+    /// order).
+    pub(crate) fn snapshot(&self) -> Vec<TaskInfo> {
+        let mut found = Vec::new();
+        for shard in self.shards() {
+            let list = shard.lock();
+            found.extend(list.iter().map(|entry| {
+                // SAFETY: an entry in the list is live while we hold its
+                // lock (list rule 2); `meta` is not written while listed.
+                let meta = unsafe { &entry.as_ref().meta };
+                (meta.started, meta.snapshot())
+            }));
+        }
+        found.sort_by_key(|(started, _)| *started);
+        found.into_iter().map(|(_, info)| info).collect()
+    }
+}
+
+/// This thread's shard number: handed out round-robin at a thread's first
+/// spawn or listing (in any registry), then fixed.
+#[cfg(all(not(loom), feature = "std"))]
+#[inline]
+pub(crate) fn this_thread_shard() -> usize {
+    use core::cell::Cell;
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    std::thread_local! {
+        // A `const` thread-local (no lazy-init check on each use); `SHARDS`
+        // until the thread first asks.
+        static SHARD: Cell<usize> = const { Cell::new(SHARDS) };
+    }
+    // A thread tearing down its thread-locals (a runtime dropping tasks from
+    // a destructor, say) has no shard number any more: any shard is correct.
+    SHARD
+        .try_with(|shard| {
+            let mut index = shard.get();
+            if index == SHARDS {
+                index = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+                shard.set(index);
+            }
+            index
+        })
+        .unwrap_or(0)
+}
+
+/// Under loom, the same with loom's statics, which start afresh in every
+/// execution (a process-wide counter would make the model nondeterministic).
+#[cfg(loom)]
+pub(crate) fn this_thread_shard() -> usize {
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    loom::lazy_static! {
+        static ref NEXT: AtomicUsize = AtomicUsize::new(0);
+    }
+    loom::thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.with(|shard| *shard)
+}
+
+#[cfg(not(any(loom, feature = "std")))]
+pub(crate) fn this_thread_shard() -> usize {
+    0
+}

@@ -1,0 +1,149 @@
+//! The node's end of life: the drop of its last handle (which sweeps it),
+//! the done transition flowing up the tree ([`Node::became_done`]), and the
+//! unlinking of a dropped child from its parent, in a loop up the chain.
+//! The rules they keep are in the module docs of `tree`.
+
+use alloc::vec::Vec;
+
+use super::node::{Extra, Family, Link, Node};
+use super::state::Zero;
+use crate::report::TaskPanic;
+use crate::sync::{Arc, OnceCell, Ordering};
+use crate::trace;
+
+impl Node {
+    /// Drops one handle of `this` (the caller drops its `Arc` after). The
+    /// last one sweeps the node, unless a child still lives (then the last
+    /// child's unlink will): nobody can add a task or a child any more.
+    pub(crate) fn drop_handle(this: &Arc<Node>) {
+        if this.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let Some(extra) = this.extra.get() else {
+            // No `Extra`: no task, no child, so no hold, and with no handle
+            // left nobody can make one (see `State::close_idle`).
+            this.state.close_idle();
+            return;
+        };
+        let zero = {
+            let mut family = extra.family.lock();
+            if !family.children.is_empty() || !this.state.close() {
+                return;
+            }
+            Node::sweep(this, extra, &mut family)
+        };
+        // Done if a quit came between (an ancestor's walk).
+        if zero.is_some_and(|zero| zero.done) {
+            this.became_done();
+        }
+    }
+
+    /// The sweep (see [`State`](super::state::State)): closes the per-thread count words and
+    /// settles the state word. Run once, by the caller whose `quit` or
+    /// `close` set `SWEPT`, with `family` (of `extra`, the node's) locked.
+    pub(super) fn sweep(this: &Arc<Node>, extra: &Extra, family: &mut Family) -> Option<Zero> {
+        let shares = if family.sharded {
+            extra.tasks.close_counts()
+        } else {
+            0
+        };
+        // Stored before the settle can set `KEEP`; a release that finds
+        // `KEEP` takes it under this lock, so after we let go.
+        family.keep = Some(this.clone());
+        let zero = this.state.settle(shares, family.sharded);
+        if zero.is_some() {
+            // No hold left: not kept. Not the last `Arc` (`this` is ours).
+            family.keep = None;
+        }
+        zero
+    }
+
+    /// Runs the done transition of `self` and of every ancestor it
+    /// completes: wake the done-waiters, release the hold on the parent.
+    /// Ancestors stay alive through `self`'s chain of links.
+    pub(super) fn became_done(&self) {
+        let mut node = self;
+        loop {
+            trace::done(&node.span);
+            node.done_event.notify(usize::MAX);
+            let Some(link) = &node.link else { return };
+            let Some(zero) = link.parent.state.release() else {
+                return;
+            };
+            if zero.keep {
+                // Not the last `Arc`: `link` owns one.
+                drop(link.parent.take_keep());
+            }
+            if !zero.done {
+                return;
+            }
+            node = &link.parent;
+        }
+    }
+}
+
+impl Drop for Node {
+    /// Unlinks this node from its parent; if that drops the parent's last
+    /// `Arc`, unlinks the parent too, and so on up, in a loop.
+    fn drop(&mut self) {
+        let Some(link) = self.link.take() else { return };
+        let panics = take_panics(&mut self.extra);
+        let mut parent = unlink(link, self.state.is_quit_rmw(), panics);
+        loop {
+            match Arc::try_unwrap(parent) {
+                Ok(mut node) => {
+                    let Some(link) = node.link.take() else { return };
+                    let panics = take_panics(&mut node.extra);
+                    parent = unlink(link, node.state.is_quit_rmw(), panics);
+                    // `node` drops here with no link: its own `drop` is a no-op.
+                }
+                // Someone else still holds the parent. Should they drop it
+                // between `try_unwrap` and here, this drop runs the parent's
+                // `Drop`, which loops the same way: the depth stays bounded.
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Removes a dropped child (no handles, no tasks, no children) from its
+/// parent, hands its panics up, sweeps the parent if that was its last
+/// child and it has no handle left (see the module docs), and releases the
+/// child's hold unless it was quit (a quit child with no holds is done and
+/// released that hold already).
+fn unlink(link: Link, was_quit: bool, panics: Vec<TaskPanic>) -> Arc<Node> {
+    let Link { parent, slot } = link;
+    // The parent's `Extra` exists (it holds our slot), and the slot holds
+    // our `Weak`: nobody else removes it.
+    let mut zero = None;
+    if let Some(extra) = parent.extra.get() {
+        let mut family = extra.family.lock();
+        let _ = family.children.try_remove(slot);
+        family.panics.extend(panics);
+        // Under the lock, against the last handle's drop (which decrements
+        // and then takes this lock): one of the two sees the other done.
+        if family.children.is_empty()
+            && parent.handles.load(Ordering::Acquire) == 0
+            && parent.state.close()
+        {
+            zero = Node::sweep(&parent, extra, &mut family);
+        }
+    }
+    if zero.is_some_and(|zero| zero.done) {
+        parent.became_done();
+    }
+    if !was_quit {
+        if let Some(zero) = parent.state.release() {
+            // Not the last `Arc`: we return one.
+            drop(parent.released_last_hold(zero));
+        }
+    }
+    parent
+}
+
+fn take_panics(extra: &mut OnceCell<Box<Extra>>) -> Vec<TaskPanic> {
+    extra
+        .get_mut()
+        .map(|extra| core::mem::take(&mut extra.family.get_mut().panics))
+        .unwrap_or_default()
+}

@@ -1,0 +1,72 @@
+//! The report walks: every node of a subtree, depth first, in a loop with
+//! an explicit stack, each visited with no lock held, to gather its live
+//! tasks ([`Node::live_tasks`]) or its panics ([`Node::panics`]).
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::node::{join_path, Node};
+use crate::report::{QuitterTasks, TaskPanic};
+use crate::sync::Arc;
+
+impl Node {
+    /// Every node of the subtree with live tasks, with its path and tasks,
+    /// in depth-first order.
+    pub(crate) fn live_tasks(this: &Arc<Node>) -> Vec<QuitterTasks> {
+        let mut found = Vec::new();
+        Node::walk(this, |path, node, children| {
+            let tasks = node
+                .extra
+                .get()
+                .map_or_else(Vec::new, |extra| extra.tasks.snapshot());
+            let unpolled = node.unpolled(tasks.len(), children);
+            if !tasks.is_empty() || unpolled > 0 {
+                found.push(QuitterTasks {
+                    path: path(),
+                    tasks,
+                    unpolled,
+                });
+            }
+        });
+        found
+    }
+
+    /// Every panic recorded in the subtree (including dropped descendants).
+    pub(crate) fn panics(this: &Arc<Node>) -> Vec<TaskPanic> {
+        let mut found = Vec::new();
+        Node::walk(this, |_, node, _| {
+            if let Some(extra) = node.extra.get() {
+                found.extend(extra.family.lock().panics.iter().cloned());
+            }
+        });
+        found
+    }
+
+    /// Visits every node of the subtree, depth first, with a lazy path
+    /// maker (paths are built only for nodes that need one) and the node's
+    /// live children. `visit` runs with no lock held.
+    fn walk(this: &Arc<Node>, mut visit: impl FnMut(&dyn Fn() -> String, &Node, &[Arc<Node>])) {
+        let base = this.parent().map(|parent| parent.path());
+        // (node, depth below self); `names` is the path from self to the
+        // node being visited.
+        let mut stack: Vec<(Arc<Node>, usize)> = alloc::vec![(this.clone(), 0)];
+        let mut names: Vec<Cow<'static, str>> = Vec::new();
+        let mut children = Vec::new();
+        while let Some((node, depth)) = stack.pop() {
+            names.truncate(depth);
+            names.push(node.name.clone());
+            let make_path = || {
+                let own = names.iter().map(|name| &**name);
+                match &base {
+                    Some(base) => join_path(core::iter::once(base.as_str()).chain(own)),
+                    None => join_path(own),
+                }
+            };
+            node.push_children(&mut children);
+            visit(&make_path, &node, &children);
+            // Reverse so that the first child is visited first.
+            stack.extend(children.drain(..).rev().map(|child| (child, depth + 1)));
+        }
+    }
+}
