@@ -36,7 +36,9 @@ mod tree;
 mod waiting;
 
 pub use error::AlreadyQuit;
-pub use handle::futures::{Done, Quitted, RunUntilQuit};
+pub use handle::futures::{
+    Done, DoneOwned, Draining, DrainingOwned, Quitted, QuittedOwned, RunUntilQuit,
+};
 pub use handle::guard::TaskGuard;
 pub use handle::quitter::Quitter;
 #[cfg(feature = "std")]

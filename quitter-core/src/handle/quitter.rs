@@ -12,7 +12,9 @@ use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
 
-use super::futures::{Done, Quitted, RunUntilQuit};
+use super::futures::{
+    Done, DoneOwned, Draining, DrainingOwned, Quitted, QuittedOwned, RunUntilQuit,
+};
 use super::guard::TaskGuard;
 use super::tracked::Tracked;
 use crate::error::AlreadyQuit;
@@ -129,6 +131,28 @@ impl Quitter {
         self.node.state.is_quit()
     }
 
+    /// Puts this quitter and all its descendants into *draining* (a lame
+    /// duck): each reports [`is_draining`](Self::is_draining) and wakes its
+    /// [`draining()`](Self::draining) waiters. Nothing else changes: tasks
+    /// and children are still accepted and work goes on; this is the time
+    /// to stop being *ready* (a readiness endpoint answers 503, a server
+    /// sends `Connection: close`) before the quit. Children made later
+    /// start draining. A quit implies draining.
+    ///
+    /// Idempotent: returns `true` only for the call that started it on
+    /// `self`. When this returns, every descendant is draining.
+    pub fn start_draining(&self) -> bool {
+        Node::drain(&self.node)
+    }
+
+    /// Is this quitter draining (or quitting, which implies it)? One
+    /// atomic load, like [`is_quitting`](Self::is_quitting). A readiness
+    /// check is `!q.is_draining()`.
+    #[inline]
+    pub fn is_draining(&self) -> bool {
+        self.node.state.is_draining()
+    }
+
     /// Has this quitter quit, with every task of its subtree ended?
     pub fn is_done(&self) -> bool {
         self.node.state.is_done()
@@ -145,6 +169,26 @@ impl Quitter {
     /// linked in place into this quitter's waiters, so it is `!Unpin`.
     pub fn quitted(&self) -> Quitted<'_> {
         Quitted::new(&self.node)
+    }
+
+    /// [`quitted`](Self::quitted) that owns this handle, so the future is
+    /// `'static`: for `tokio::spawn`, or a server's graceful-shutdown hook
+    /// (`axum::serve(..).with_graceful_shutdown(http.clone().quitted_owned())`).
+    /// No allocation, no task (like `CancellationToken::cancelled_owned`).
+    pub fn quitted_owned(self) -> QuittedOwned {
+        QuittedOwned::new(self)
+    }
+
+    /// A future ready once this quitter is draining (or quitting).
+    /// Cancel-safe; ready at once if it already is; allocates nothing
+    /// (`!Unpin`, as [`quitted`](Self::quitted)).
+    pub fn draining(&self) -> Draining<'_> {
+        Draining::new(&self.node)
+    }
+
+    /// [`draining`](Self::draining) that owns this handle (`'static`).
+    pub fn draining_owned(self) -> DrainingOwned {
+        DrainingOwned::new(self)
     }
 
     /// Runs `future` until it completes (`Some`) or this quitter quits
@@ -192,6 +236,11 @@ impl Quitter {
     /// subtree has ended. Cancel-safe; it does not quit anything itself.
     pub fn done(&self) -> Done<'_> {
         Done::new(&self.node)
+    }
+
+    /// [`done`](Self::done) that owns this handle (`'static`).
+    pub fn done_owned(self) -> DoneOwned {
+        DoneOwned::new(self)
     }
 
     /// Waits for [`done`](Self::done) or `deadline`, whichever is first.

@@ -40,15 +40,16 @@ pub(crate) use loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 pub(crate) use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 /// Adds `delta` (wrapping) to `word` unless one of the `stop` bits is set;
-/// returns whether it added. AcqRel, so an add and a later RMW of the word
-/// order everything done before each. The state word's holds and the
-/// per-thread count words are all taken this way.
+/// returns the word it added to, or `None` if it did not add. AcqRel, so an
+/// add and a later RMW of the word order everything done before each. The
+/// state word's holds and the per-thread count words are all taken this
+/// way.
 #[inline]
-pub(crate) fn add_unless(word: &AtomicUsize, stop: usize, delta: usize) -> bool {
+pub(crate) fn add_unless(word: &AtomicUsize, stop: usize, delta: usize) -> Option<usize> {
     word.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |current| {
         (current & stop == 0).then(|| current.wrapping_add(delta))
     })
-    .is_ok()
+    .ok()
 }
 
 /// Under loom, its `UnsafeCell`: every access is checked against the

@@ -41,13 +41,13 @@ impl ShardCount {
     pub(crate) fn try_add(&self) -> bool {
         // AcqRel: an end's release orders the task's work before the sweep
         // (an acquire `close`) that moves this count.
-        add_unless(&self.0, DEAD, ONE)
+        add_unless(&self.0, DEAD, ONE).is_some()
     }
 
     /// Subtracts one, unless the word is dead (then returns `false`).
     #[inline]
     pub(crate) fn try_sub(&self) -> bool {
-        add_unless(&self.0, DEAD, ONE.wrapping_neg())
+        add_unless(&self.0, DEAD, ONE.wrapping_neg()).is_some()
     }
 
     /// Kills the word and returns its count (wrapping: a negative share is

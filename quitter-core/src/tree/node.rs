@@ -11,14 +11,14 @@ use alloc::vec::Vec;
 use event_listener::Event;
 use slab::Slab;
 
-use super::state::{State, Zero};
+use super::state::{Flag, State, Zero};
 use crate::error::AlreadyQuit;
 use crate::report::{QuitCause, TaskInfo, TaskPanic};
 use crate::sync::{Arc, AtomicUsize, Mutex, OnceCell, Ordering, Weak};
 use crate::tasks::count::ShardCount;
 use crate::tasks::registry::{this_thread_shard, Shard, TaskRegistry};
 use crate::trace::{self, NodeSpan};
-use crate::waiting::waiters::QuitWaiters;
+use crate::waiting::waiters::FlagWaiters;
 
 pub(crate) struct Node {
     pub(crate) state: State,
@@ -37,7 +37,8 @@ pub(crate) struct Node {
 pub(crate) struct Extra {
     pub(super) family: Mutex<Family>,
     pub(crate) tasks: TaskRegistry,
-    pub(crate) waiters: QuitWaiters,
+    pub(crate) quit_waiters: FlagWaiters,
+    pub(crate) drain_waiters: FlagWaiters,
 }
 
 /// A child's place in its parent.
@@ -62,10 +63,10 @@ pub(super) struct Family {
 }
 
 impl Node {
-    fn new(name: Cow<'static, str>, link: Option<Link>) -> Node {
+    fn new(name: Cow<'static, str>, link: Option<Link>, draining: bool) -> Node {
         let span = NodeSpan::new(&name, link.as_ref().map(|link| &link.parent.span));
         Node {
-            state: State::new(),
+            state: State::new(draining),
             handles: AtomicUsize::new(1),
             name,
             link,
@@ -81,14 +82,15 @@ impl Node {
             Box::new(Extra {
                 family: Mutex::new(Family::default()),
                 tasks: TaskRegistry::new(),
-                waiters: QuitWaiters::new(),
+                quit_waiters: FlagWaiters::new(),
+                drain_waiters: FlagWaiters::new(),
             })
         })
     }
 
     /// A new root, with one handle (the caller's).
     pub(crate) fn root(name: Cow<'static, str>) -> Arc<Node> {
-        Arc::new(Node::new(name, None))
+        Arc::new(Node::new(name, None, false))
     }
 
     /// Counts one more handle; the caller clones the `Arc` for it.
@@ -160,10 +162,14 @@ impl Node {
         &self.extra().tasks
     }
 
-    /// The quit waiters (made now if the node has no `Extra` yet).
+    /// The waiters of `flag` (made now if the node has no `Extra` yet).
     #[inline]
-    pub(crate) fn waiters(&self) -> &QuitWaiters {
-        &self.extra().waiters
+    pub(crate) fn waiters(&self, flag: Flag) -> &FlagWaiters {
+        let extra = self.extra();
+        match flag {
+            Flag::Drain => &extra.drain_waiters,
+            Flag::Quit => &extra.quit_waiters,
+        }
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -233,15 +239,15 @@ impl Node {
         name: Cow<'static, str>,
     ) -> Result<Arc<Node>, AlreadyQuit> {
         let mut family = this.extra().family.lock();
-        if !this.state.try_hold() {
-            return Err(AlreadyQuit);
-        }
+        // Under the lock, against the drain walk: draining as this RMW
+        // finds it, or listed before the walk lists the children.
+        let draining = this.state.try_hold_draining().ok_or(AlreadyQuit)?;
         let entry = family.children.vacant_entry();
         let link = Link {
             parent: this.clone(),
             slot: entry.key(),
         };
-        let child = Arc::new(Node::new(name, Some(link)));
+        let child = Arc::new(Node::new(name, Some(link), draining));
         entry.insert(Arc::downgrade(&child));
         Ok(child)
     }

@@ -1,18 +1,72 @@
-//! The quit flowing down: [`Node::quit`] sets `QUIT` on a node and every
-//! descendant, in a loop with an explicit stack (no recursion, no task per
-//! child), sweeps each node it is the first to quit, and wakes each node's
-//! quit waiters. A waker that panics does not cut the walk short: the walk
-//! finishes, then the first panic is resumed.
+//! The two walks flowing down: [`Node::drain`] sets `DRAIN` on a node and
+//! every descendant, and [`Node::quit`] sets `QUIT` (with `DRAIN`, which it
+//! implies), sweeps each node it is the first to quit, and wakes each
+//! node's waiters of the flags it set. Each is a loop with an explicit
+//! stack (no recursion, no task per child). A waker that panics does not
+//! cut a walk short: the walk finishes, then the first panic is resumed.
+//!
+//! Both list a node's children under its family lock after setting the
+//! flag, and a child is made under that lock with an RMW of the parent's
+//! word that sees the flag (see `Node::child`): so a child is either listed
+//! by the walk or starts with the flag. Nothing is missed.
 
 use alloc::vec::Vec;
 
 use super::node::{push_children, Node};
+use super::state::Flag;
 use crate::report::QuitCause;
 use crate::sync::Arc;
 use crate::trace;
 use crate::waiting::waiters::DeferredPanic;
 
 impl Node {
+    /// Puts this node and every descendant into draining, iteratively.
+    /// Returns `true` if this call started it on `this`.
+    pub(crate) fn drain(this: &Arc<Node>) -> bool {
+        let mut stack: Vec<Arc<Node>> = Vec::new();
+        let mut panic = DeferredPanic::default();
+        let first = Node::drain_one(this, &mut stack, &mut panic);
+        while let Some(node) = stack.pop() {
+            Node::drain_one(&node, &mut stack, &mut panic);
+        }
+        panic.resume();
+        first
+    }
+
+    /// Sets `DRAIN` on one node and pushes its children (even if it was
+    /// draining already: a concurrent drain may not have reached them yet).
+    /// A node without `Extra` sets the flag and looks again, as in
+    /// [`quit_one`](Node::quit_one).
+    fn drain_one(this: &Arc<Node>, stack: &mut Vec<Arc<Node>>, panic: &mut DeferredPanic) -> bool {
+        let first = match this.extra.get() {
+            Some(extra) => {
+                let family = extra.family.lock();
+                let first = this.state.drain();
+                push_children(&family, stack);
+                first
+            }
+            None => {
+                let first = this.state.drain();
+                this.push_children(stack);
+                first
+            }
+        };
+        if first {
+            this.wake(Flag::Drain, panic);
+        }
+        first
+    }
+
+    /// Wakes the waiters of `flag`, which this caller set.
+    fn wake(&self, flag: Flag, panic: &mut DeferredPanic) {
+        // After the flag was set, and after this node's `Extra` was looked
+        // for again: a waiter that stored its waker before the flag made
+        // the `Extra` first (see `waiting::waiters`).
+        if self.extra.get().is_some() {
+            self.waiters(flag).wake_all(panic);
+        }
+    }
+
     /// Quits this node and every descendant, iteratively. Returns `true` if
     /// this call quit `this` (first cause wins).
     pub(crate) fn quit(this: &Arc<Node>, cause: QuitCause) -> bool {
@@ -89,13 +143,11 @@ impl Node {
                 (outcome, zero)
             }
         };
+        if outcome.first_drain {
+            this.wake(Flag::Drain, panic);
+        }
         if outcome.first {
-            // After `QUIT`, and after this node's `Extra` was looked for
-            // again: a waiter that stored its waker before `QUIT` made the
-            // `Extra` first (see `waiting::waiters`).
-            if let Some(extra) = this.extra.get() {
-                extra.waiters.wake_all(panic);
-            }
+            this.wake(Flag::Quit, panic);
         }
         if outcome.became_done || zero.flatten().is_some_and(|zero| zero.done) {
             this.became_done();

@@ -6,7 +6,8 @@
 //!   bit 0      QUIT    set once, never cleared
 //!   bit 1      SWEPT   set once: the per-thread counts are closed
 //!   bit 2      KEEP    the node holds an `Arc` of itself for its holds
-//!   bits 3..   holds   live tasks + children that are not done yet
+//!   bit 3      DRAIN   set once (by a drain or the quit), never cleared
+//!   bits 4..   holds   live tasks + children that are not done yet
 //! ```
 //!
 //! Two phases. While `SWEPT` is clear, tasks are counted in per-thread
@@ -38,16 +39,48 @@ use crate::sync::{add_unless, AtomicUsize, Ordering};
 const QUIT: usize = 1;
 const SWEPT: usize = 2;
 const KEEP: usize = 4;
-const HOLD: usize = 8;
+const DRAIN: usize = 8;
+const HOLD: usize = 16;
 const FLAGS: usize = HOLD - 1;
 /// What the central count carries while per-thread words may be below
 /// zero: a quarter of the word.
 const BIAS: usize = 1 << (usize::BITS - 2);
 
+/// One of the node's one-way flags that tasks can wait for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flag {
+    /// `DRAIN`: draining started (or the quit, which implies it).
+    Drain,
+    /// `QUIT`.
+    Quit,
+}
+
+impl Flag {
+    /// Is the flag set? One atomic load.
+    #[inline]
+    pub(crate) fn is_set(self, state: &State) -> bool {
+        match self {
+            Flag::Drain => state.is_draining(),
+            Flag::Quit => state.is_quit(),
+        }
+    }
+
+    /// [`is_set`](Self::is_set) read with an RMW, for a waiter about to
+    /// link itself (see `waiting::waiters`).
+    pub(crate) fn is_set_rmw(self, state: &State) -> bool {
+        match self {
+            Flag::Drain => state.is_draining_rmw(),
+            Flag::Quit => state.is_quit_rmw(),
+        }
+    }
+}
+
 /// What [`State::quit`] did.
 pub(crate) struct QuitOutcome {
     /// This call set `QUIT` (it was clear before).
     pub(crate) first: bool,
+    /// This call set `DRAIN` (the node was not draining before).
+    pub(crate) first_drain: bool,
     /// This call set `SWEPT`: the caller sweeps the node.
     pub(crate) sweeps: bool,
     /// This call made the node done (settled, with no holds).
@@ -65,15 +98,33 @@ pub(crate) struct Zero {
 pub(crate) struct State(AtomicUsize);
 
 impl State {
-    /// A new node: open, one open hold.
-    pub(crate) fn new() -> Self {
-        State(AtomicUsize::new(HOLD))
+    /// A new node: open, one open hold; `draining` if its parent is.
+    pub(crate) fn new(draining: bool) -> Self {
+        State(AtomicUsize::new(if draining { HOLD | DRAIN } else { HOLD }))
     }
 
     /// One atomic load: has `QUIT` been set?
     #[inline]
     pub(crate) fn is_quit(&self) -> bool {
         self.0.load(Ordering::Acquire) & QUIT != 0
+    }
+
+    /// One atomic load: is the node draining (or quit, which implies it)?
+    #[inline]
+    pub(crate) fn is_draining(&self) -> bool {
+        self.0.load(Ordering::Acquire) & DRAIN != 0
+    }
+
+    /// `is_draining` read with an RMW, for a drain waiter (as
+    /// [`is_quit_rmw`](Self::is_quit_rmw) for a quit waiter).
+    pub(crate) fn is_draining_rmw(&self) -> bool {
+        self.0.fetch_or(0, Ordering::AcqRel) & DRAIN != 0
+    }
+
+    /// Sets `DRAIN`; returns `true` if this call set it. Changes nothing
+    /// else: tasks and children are still accepted.
+    pub(crate) fn drain(&self) -> bool {
+        self.0.fetch_or(DRAIN, Ordering::AcqRel) & DRAIN == 0
     }
 
     /// `is_quit` read with an RMW, which reads the newest value in the
@@ -95,7 +146,7 @@ impl State {
     /// Quit and nothing holds the node open.
     #[inline]
     pub(crate) fn is_done(&self) -> bool {
-        self.0.load(Ordering::Acquire) & !(SWEPT | KEEP) == QUIT
+        self.0.load(Ordering::Acquire) & !(SWEPT | KEEP | DRAIN) == QUIT
     }
 
     /// The holds counted here, without the bias, and whether the node is
@@ -116,24 +167,32 @@ impl State {
     /// Adds one hold, unless the node has quit (then returns `false`).
     #[inline]
     pub(crate) fn try_hold(&self) -> bool {
-        add_unless(&self.0, QUIT, HOLD)
+        self.try_hold_draining().is_some()
+    }
+
+    /// [`try_hold`](Self::try_hold), and whether the node was draining as
+    /// that RMW found it (a child made now starts draining: see `tree`).
+    #[inline]
+    pub(crate) fn try_hold_draining(&self) -> Option<bool> {
+        add_unless(&self.0, QUIT, HOLD).map(|previous| previous & DRAIN != 0)
     }
 
     /// Adds the bias for the node's first per-thread word, unless the sweep
     /// has started (then returns `false`: the word is made dead).
     pub(crate) fn try_add_bias(&self) -> bool {
-        add_unless(&self.0, SWEPT, BIAS)
+        add_unless(&self.0, SWEPT, BIAS).is_some()
     }
 
     /// Sets `QUIT` (and `SWEPT`: a quit node takes no more tasks, so its
-    /// per-thread words can close).
+    /// per-thread words can close; and `DRAIN`: a quit implies draining).
     pub(crate) fn quit(&self) -> QuitOutcome {
-        let previous = self.0.fetch_or(QUIT | SWEPT, Ordering::AcqRel);
+        let previous = self.0.fetch_or(QUIT | SWEPT | DRAIN, Ordering::AcqRel);
         QuitOutcome {
             first: previous & QUIT == 0,
+            first_drain: previous & DRAIN == 0,
             sweeps: previous & SWEPT == 0,
             // Swept by a last handle's drop, settled with no holds left.
-            became_done: previous & !KEEP == SWEPT,
+            became_done: previous & !(KEEP | DRAIN) == SWEPT,
         }
     }
 

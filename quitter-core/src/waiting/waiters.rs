@@ -1,4 +1,4 @@
-//! The tasks waiting for one node's quit: [`QuitWaiters`], the node's list
+//! The tasks waiting for one node's quit: [`FlagWaiters`], the node's list
 //! of them, and [`WaiterEntry`], one pending waiter's place in it (it lives
 //! inside the pending [`Quitted`](crate::Quitted) future).
 //!
@@ -58,11 +58,11 @@ const WOKEN: u8 = 2;
 const BATCH: usize = 32;
 
 /// The quit waiters of one node. See the module docs.
-pub(crate) struct QuitWaiters(Mutex<List<WaiterEntry>>);
+pub(crate) struct FlagWaiters(Mutex<List<WaiterEntry>>);
 
 /// One waiter's entry in its node's list. `!Unpin` (its links), so it
 /// stays where it is once pinned; its owner's `Drop` must
-/// [`cancel`](QuitWaiters::cancel) it while [`is_linked`](Self::is_linked).
+/// [`cancel`](FlagWaiters::cancel) it while [`is_linked`](Self::is_linked).
 pub(crate) struct WaiterEntry {
     links: Links<WaiterEntry>,
     /// Read and written only under the list's lock (see the invariants).
@@ -130,9 +130,9 @@ impl DeferredPanic {
     }
 }
 
-impl QuitWaiters {
+impl FlagWaiters {
     pub(crate) fn new() -> Self {
-        QuitWaiters(Mutex::new(List::new()))
+        FlagWaiters(Mutex::new(List::new()))
     }
 
     /// Links `entry` with `waker` (or updates its waker), unless
