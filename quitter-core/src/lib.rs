@@ -45,7 +45,7 @@ pub use handle::quitter::Quitter;
 pub use handle::tracked::panic_message;
 pub use handle::tracked::Tracked;
 pub use report::{
-    EventDetail, ExitReport, QuitCause, QuitterTasks, TaskInfo, TaskPanic, TimeoutReport,
+    EventDetail, ExitReport, LameDuck, QuitCause, QuitterTasks, TaskInfo, TaskPanic, TimeoutReport,
 };
 pub use runner::main_runner::MainRunner;
 #[cfg(feature = "std")]

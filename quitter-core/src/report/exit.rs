@@ -3,8 +3,32 @@
 
 use alloc::vec::Vec;
 use core::fmt;
+use core::time::Duration;
 
 use super::{QuitCause, QuitterTasks, TaskPanic};
+
+/// The lame duck (draining) between the first event and the quit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LameDuck {
+    /// How long it lasted (`std` only).
+    pub lasted: Option<Duration>,
+    /// A second event (or a quit by code) ended it before its delay.
+    pub cut_short: bool,
+}
+
+impl fmt::Display for LameDuck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Lame duck: draining")?;
+        if let Some(lasted) = self.lasted {
+            write!(f, " for {lasted:.3?}")?;
+        }
+        if self.cut_short {
+            f.write_str(", cut short")?;
+        }
+        f.write_str(" before the quit")
+    }
+}
 
 /// How a shutdown went, from the main runner: the cause, what timed out,
 /// what panicked, whether a second event cut the wait short, and the exit
@@ -14,6 +38,8 @@ use super::{QuitCause, QuitterTasks, TaskPanic};
 pub struct ExitReport {
     /// The first cause: which source fired, or who called `quit`.
     pub cause: QuitCause,
+    /// The lame duck before the quit, if there was one.
+    pub lame_duck: Option<LameDuck>,
     /// Quitters whose tasks had not returned at the deadline (or when the
     /// wait was forced).
     pub timed_out: Vec<QuitterTasks>,
@@ -58,6 +84,9 @@ impl fmt::Display for ExitReport {
             f.write_str(", a failure")?;
         }
         f.write_str("\n")?;
+        if let Some(lame_duck) = &self.lame_duck {
+            writeln!(f, "{lame_duck}")?;
+        }
         if self.all_returned() {
             writeln!(
                 f,

@@ -14,6 +14,6 @@ mod task;
 mod timeout;
 
 pub use cause::{EventDetail, QuitCause};
-pub use exit::ExitReport;
+pub use exit::{ExitReport, LameDuck};
 pub use task::TaskInfo;
 pub use timeout::{QuitterTasks, TaskPanic, TimeoutReport};

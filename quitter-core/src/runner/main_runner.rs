@@ -7,27 +7,42 @@
 //! [`ExitReport`]. While it waits, a second event from any source ends the
 //! wait at once (`forced`), unless that is turned off.
 //!
+//! With a lame duck, the first event puts the root into draining first,
+//! and the quit comes after the delay, or at once on a second event.
+//!
 //! Sources are streams (a future is a one-item stream), polled fairly by
 //! `futures_util`'s `SelectAll`. A source that ends without an event simply
 //! drops out; with no source left, the runner waits for the root to quit.
+//! Only a stream source's later events count as a second (or third) event:
+//! a one-shot source that completes after the first event (a server
+//! future ending its own drain, say) is not asked to cut anything short.
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::future::{poll_fn, Future};
 use core::pin::{pin, Pin};
-use core::task::Poll;
+use core::task::{Context, Poll};
 
 use futures_core::Stream;
 use futures_util::stream::{self, SelectAll, StreamExt};
 
 use crate::handle::quitter::Quitter;
-use crate::report::ExitReport;
-use crate::report::{EventDetail, QuitCause};
+use crate::report::{EventDetail, ExitReport, LameDuck, QuitCause};
+use crate::tasks::meta::Started;
 
-/// A source's event: its index, detail and whether it is a failure.
-type SourceEvent = (usize, Option<String>, bool);
+/// One event of a source.
+struct SourceEvent {
+    index: usize,
+    detail: Option<String>,
+    failure: bool,
+    /// From a stream source, which can fire again: a later event of it is
+    /// a second event (a one-shot source's is not).
+    repeats: bool,
+}
+
 type Source<'a> = Pin<Box<dyn Stream<Item = SourceEvent> + 'a>>;
+type Delay<'a> = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + 'a>> + 'a>;
 
 /// Waits for the first quit source, quits the tree, waits for it up to a
 /// deadline, and reports: go-quitter's main quitter and exit function.
@@ -44,6 +59,7 @@ pub struct MainRunner<'a> {
     root: Quitter,
     labels: alloc::vec::Vec<Cow<'static, str>>,
     sources: SelectAll<Source<'a>>,
+    lame_duck: Option<Delay<'a>>,
     force_on_second_event: bool,
     forced_exit_code: u8,
 }
@@ -55,6 +71,7 @@ impl<'a> MainRunner<'a> {
             root,
             labels: alloc::vec::Vec::new(),
             sources: SelectAll::new(),
+            lame_duck: None,
             force_on_second_event: true,
             forced_exit_code: 130,
         }
@@ -69,22 +86,51 @@ impl<'a> MainRunner<'a> {
         F: Future + 'a,
         F::Output: EventDetail,
     {
-        self.stream_source(label, stream::once(future))
+        self.push_source(label, stream::once(future), false)
     }
 
     /// Adds a source that fires on every item of `stream` (a signal stream,
     /// say): the first item can be the cause, a later one forces the end.
-    pub fn stream_source<S>(mut self, label: impl Into<Cow<'static, str>>, stream: S) -> Self
+    pub fn stream_source<S>(self, label: impl Into<Cow<'static, str>>, stream: S) -> Self
+    where
+        S: Stream + 'a,
+        S::Item: EventDetail,
+    {
+        self.push_source(label, stream, true)
+    }
+
+    fn push_source<S>(
+        mut self,
+        label: impl Into<Cow<'static, str>>,
+        stream: S,
+        repeats: bool,
+    ) -> Self
     where
         S: Stream + 'a,
         S::Item: EventDetail,
     {
         let index = self.labels.len();
         self.labels.push(label.into());
-        self.sources.push(Box::pin(stream.map(move |item| {
-            let failure = item.is_failure();
-            (index, item.into_detail(), failure)
-        })));
+        self.sources
+            .push(Box::pin(stream.map(move |item| SourceEvent {
+                index,
+                failure: item.is_failure(),
+                detail: item.into_detail(),
+                repeats,
+            })));
+        self
+    }
+
+    /// A lame duck before the quit: on the first event the root is put
+    /// into [draining](Quitter::start_draining) (a readiness check answers
+    /// "not ready", a server sends clients away), and the quit comes when
+    /// `delay()` completes, or at once on a second event. Quit by code, the
+    /// root skips it. Without one, the first event quits at once.
+    pub fn lame_duck<D>(mut self, delay: impl FnOnce() -> D + 'a) -> Self
+    where
+        D: Future<Output = ()> + 'a,
+    {
+        self.lame_duck = Some(Box::new(move || Box::pin(delay()) as Pin<Box<_>>));
         self
     }
 
@@ -100,9 +146,10 @@ impl<'a> MainRunner<'a> {
         self
     }
 
-    /// Runs the shutdown: waits for the first event, quits the root, calls
-    /// `make_deadline` and waits for the tree until that future completes
-    /// (or a second event forces the end), then reports.
+    /// Runs the shutdown: waits for the first event, runs the lame duck if
+    /// there is one, quits the root, calls `make_deadline` and waits for
+    /// the tree until that future completes (or another event forces the
+    /// end), then reports.
     pub async fn run<D, M>(self, make_deadline: M) -> ExitReport
     where
         M: FnOnce() -> D,
@@ -112,6 +159,7 @@ impl<'a> MainRunner<'a> {
             root,
             labels,
             mut sources,
+            lame_duck,
             force_on_second_event,
             forced_exit_code,
         } = self;
@@ -133,15 +181,39 @@ impl<'a> MainRunner<'a> {
             })
             .await
         };
-        if let Some((index, detail, failure)) = event {
-            let label = labels.get(index).cloned().unwrap_or_default();
-            let mut cause = QuitCause::new(label).with_index(index);
-            cause.detail = detail;
-            cause.failure = failure;
+
+        // 2. The lame duck: draining until the delay, a second event, or a
+        // quit by code.
+        let mut lame_duck_report = None;
+        if let (Some(_), Some(delay)) = (&event, lame_duck) {
+            root.start_draining();
+            let started = Started::now();
+            let mut delay = delay();
+            let mut quitted = pin!(root.quitted());
+            let cut_short = poll_fn(|cx| {
+                if delay.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(false);
+                }
+                if quitted.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(true);
+                }
+                poll_second_event(&mut sources, cx).map(|()| true)
+            })
+            .await;
+            lame_duck_report = Some(LameDuck {
+                lasted: started.age(),
+                cut_short,
+            });
+        }
+        if let Some(event) = event {
+            let label = labels.get(event.index).cloned().unwrap_or_default();
+            let mut cause = QuitCause::new(label).with_index(event.index);
+            cause.detail = event.detail;
+            cause.failure = event.failure;
             root.quit_with(cause);
         }
 
-        // 2. The wait for the tree, until the deadline or a second event.
+        // 3. The wait for the tree, until the deadline or another event.
         let mut forced = false;
         let done = {
             let mut done = root.done();
@@ -150,11 +222,9 @@ impl<'a> MainRunner<'a> {
                 if Pin::new(&mut done).poll(cx).is_ready() {
                     return Poll::Ready(true);
                 }
-                if force_on_second_event {
-                    if let Poll::Ready(Some(_)) = sources.poll_next_unpin(cx) {
-                        forced = true;
-                        return Poll::Ready(false);
-                    }
+                if force_on_second_event && poll_second_event(&mut sources, cx).is_ready() {
+                    forced = true;
+                    return Poll::Ready(false);
                 }
                 deadline.as_mut().poll(cx).map(|_| false)
             })
@@ -173,6 +243,7 @@ impl<'a> MainRunner<'a> {
             cause: root
                 .cause()
                 .unwrap_or_else(|| QuitCause::new(QuitCause::REQUESTED)),
+            lame_duck: lame_duck_report,
             timed_out,
             panicked: root.panics(),
             forced: forced && !done,
@@ -183,11 +254,25 @@ impl<'a> MainRunner<'a> {
     }
 }
 
+/// Ready on the next event of a stream source; a one-shot source that
+/// completes meanwhile is passed over (see the module docs).
+fn poll_second_event(sources: &mut SelectAll<Source<'_>>, cx: &mut Context<'_>) -> Poll<()> {
+    loop {
+        match sources.poll_next_unpin(cx) {
+            Poll::Ready(Some(event)) if event.repeats => return Poll::Ready(()),
+            Poll::Ready(Some(_)) => continue,
+            // No source left: nothing more can come.
+            Poll::Ready(None) | Poll::Pending => return Poll::Pending,
+        }
+    }
+}
+
 impl core::fmt::Debug for MainRunner<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("MainRunner")
             .field("root", &self.root)
             .field("sources", &self.labels)
+            .field("lame_duck", &self.lame_duck.is_some())
             .field("force_on_second_event", &self.force_on_second_event)
             .field("forced_exit_code", &self.forced_exit_code)
             .finish()

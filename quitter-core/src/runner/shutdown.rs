@@ -65,6 +65,7 @@ pub trait Runtime {
 pub struct Shutdown<'a, R> {
     runner: MainRunner<'a>,
     timeout: Duration,
+    lame_duck: Duration,
     claim: Option<SignalClaim>,
     runtime: PhantomData<fn() -> R>,
 }
@@ -83,6 +84,7 @@ impl<'a, R: Runtime> Shutdown<'a, R> {
         Shutdown {
             runner: MainRunner::new(root),
             timeout: Self::DEFAULT_TIMEOUT,
+            lame_duck: Duration::ZERO,
             claim: None,
             runtime: PhantomData,
         }
@@ -91,6 +93,17 @@ impl<'a, R: Runtime> Shutdown<'a, R> {
     /// How long to wait for the tree after the quit.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// A lame duck of `delay` before the quit: on the first event the root
+    /// is put into [draining](Quitter::start_draining) (readiness answers
+    /// 503, a server sends clients away while it still serves), and the
+    /// quit comes after `delay`, or at once on a second signal (a third
+    /// then forces the end). Zero (the default) quits at once. The
+    /// [timeout](Self::timeout) counts from the quit.
+    pub fn lame_duck(mut self, delay: Duration) -> Self {
+        self.lame_duck = delay;
         self
     }
 
@@ -163,16 +176,23 @@ impl<'a, R: Runtime> Shutdown<'a, R> {
         self
     }
 
-    /// Waits for the first event (or a quit by code), quits the root, waits
-    /// for the tree until the timeout (or a second event), and reports.
+    /// Waits for the first event (or a quit by code), drains for the lame
+    /// duck if there is one, quits the root, waits for the tree until the
+    /// timeout (or another event), and reports.
     /// Releases the signal claim when it returns.
     pub async fn run(self) -> ExitReport {
         let Shutdown {
-            runner,
+            mut runner,
             timeout,
+            lame_duck,
             claim,
             ..
         } = self;
+        if !lame_duck.is_zero() {
+            runner = runner.lame_duck(move || async move {
+                R::sleep(lame_duck).await;
+            });
+        }
         let report = runner.run(|| R::sleep(timeout)).await;
         drop(claim);
         report
@@ -184,6 +204,7 @@ impl<R> fmt::Debug for Shutdown<'_, R> {
         f.debug_struct("Shutdown")
             .field("runner", &self.runner)
             .field("timeout", &self.timeout)
+            .field("lame_duck", &self.lame_duck)
             .field("signals", &self.claim.is_some())
             .finish()
     }

@@ -9,6 +9,6 @@
 //! `registry`, argued there.
 
 pub(crate) mod count;
-mod meta;
+pub(crate) mod meta;
 #[allow(unsafe_code)]
 pub(crate) mod registry;
