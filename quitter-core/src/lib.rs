@@ -45,7 +45,8 @@ pub use handle::quitter::Quitter;
 pub use handle::tracked::panic_message;
 pub use handle::tracked::Tracked;
 pub use report::{
-    EventDetail, ExitReport, LameDuck, QuitCause, QuitterTasks, TaskInfo, TaskPanic, TimeoutReport,
+    EventDetail, ExitReport, LameDuck, QuitCause, QuitterTasks, StageReport, TaskInfo, TaskPanic,
+    TimeoutReport,
 };
 pub use runner::main_runner::MainRunner;
 #[cfg(feature = "std")]
@@ -54,3 +55,4 @@ pub use runner::signal_stream::SignalStream;
 #[cfg(feature = "std")]
 pub use runner::signals::SignalError;
 pub use runner::signals::{SignalClaim, SignalsAlreadyClaimed};
+pub use tree::stages::Stage;

@@ -13,7 +13,8 @@ use quitter_core::{Quitter, TimeoutReport};
 /// or `timeout` has passed: then the report lists, per quitter path, the
 /// tasks that had not returned (name, spawn location, age).
 ///
-/// A `timeout` too large for the clock never expires.
+/// A `timeout` too large for the clock never expires. Stage budgets in
+/// the subtree are kept meanwhile (see [`quitter_core::Stage`]).
 pub async fn wait_done(quitter: &Quitter, timeout: Duration) -> Result<(), TimeoutReport> {
-    quitter.wait_done_until(Timer::after(timeout)).await
+    quitter.wait_done_timed(timeout, Timer::after).await
 }

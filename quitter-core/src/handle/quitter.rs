@@ -18,10 +18,12 @@ use super::futures::{
 use super::guard::TaskGuard;
 use super::tracked::Tracked;
 use crate::error::AlreadyQuit;
-use crate::report::{QuitCause, TaskPanic, TimeoutReport};
+use crate::report::{QuitCause, StageReport, TaskPanic, TimeoutReport};
 use crate::sync::Arc;
+use crate::tasks::meta::Started;
 use crate::tree::node::Node;
 use crate::tree::slot::TaskSlot;
+use crate::tree::stages::Stage;
 
 /// A cheap, cloneable, `Send + Sync` handle to one node of a quit tree.
 ///
@@ -94,7 +96,40 @@ impl Quitter {
     /// Dropping every handle of a child with no live task removes it from
     /// `self`, so a child per connection does not accumulate.
     pub fn child(&self, name: impl Into<Cow<'static, str>>) -> Result<Quitter, AlreadyQuit> {
-        Node::child(&self.node, name.into()).map(Quitter::from_new_node)
+        self.child_in(name, Stage::FIRST)
+    }
+
+    /// A child in `stage` of this quitter's stop order: when this quitter
+    /// quits, its children stop stage by stage, each stage once every
+    /// child of the one before is done (or overran its budget, where a
+    /// timed wait enforces budgets). Otherwise as [`child`](Self::child).
+    ///
+    /// ```
+    /// use quitter_core::{Quitter, Stage};
+    /// let root = Quitter::new("main");
+    /// let http = root.child("http").unwrap(); // stage 0: stops first
+    /// let workers = root.child_in("workers", Stage::after(&http)).unwrap();
+    /// let telemetry = root.child_in("telemetry", Stage::after(&workers)).unwrap();
+    ///
+    /// let request = http.track("GET /").unwrap();
+    /// root.quit();
+    /// assert!(http.is_quitting());
+    /// assert!(!workers.is_quitting()); // waits for http
+    /// drop(request); // http is done: workers quit, then telemetry (idle)
+    /// assert!(workers.is_quitting() && telemetry.is_quitting());
+    /// ```
+    pub fn child_in(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        stage: Stage,
+    ) -> Result<Quitter, AlreadyQuit> {
+        Node::child(&self.node, name.into(), stage).map(Quitter::from_new_node)
+    }
+
+    /// This quitter's stage in its parent's stop order (the first for a
+    /// root or a child made without one).
+    pub fn stage(&self) -> Stage {
+        Stage::new(self.node.stage())
     }
 
     /// How many children are linked to this quitter right now.
@@ -268,12 +303,43 @@ impl Quitter {
         }
     }
 
+    /// Waits for [`done`](Self::done) for at most `timeout`, with `sleep`
+    /// as the timer (the adapters pass their runtime's), keeping the stage
+    /// budgets of the subtree meanwhile: a stage that overruns its budget
+    /// has the next one quit anyway (see [`Stage`]). Otherwise as
+    /// [`wait_done_until`](Self::wait_done_until).
+    #[cfg(feature = "std")]
+    pub async fn wait_done_timed<S: Future>(
+        &self,
+        timeout: core::time::Duration,
+        sleep: impl Fn(core::time::Duration) -> S,
+    ) -> Result<(), TimeoutReport> {
+        let mut budgets = super::budgets::StageBudgets::new(self.node.clone(), &sleep, timeout);
+        let deadline = sleep(timeout);
+        let mut deadline = pin!(deadline);
+        let deadline = poll_fn(|cx| {
+            let _ = budgets.poll(cx);
+            deadline.as_mut().poll(cx)
+        });
+        self.wait_done_until(deadline).await
+    }
+
     /// A snapshot of the live tasks of the subtree, as a time-out would
     /// report them.
     pub fn live_tasks(&self) -> TimeoutReport {
         TimeoutReport {
             quitters: Node::live_tasks(&self.node),
         }
+    }
+
+    /// The timeline of every stop order in the subtree (see [`Stage`]):
+    /// for each quitter with staged children, one [`StageReport`] a stage,
+    /// in order, times counted from `since`.
+    pub(crate) fn stage_timeline(&self, since: Started) -> Vec<StageReport> {
+        Node::staged_nodes(&self.node)
+            .into_iter()
+            .flat_map(|(path, node)| Node::stage_reports(&node, &path, since))
+            .collect()
     }
 
     /// Every task of the subtree that panicked (kept even after the
@@ -302,5 +368,13 @@ impl fmt::Debug for Quitter {
             .field("quitting", &self.is_quitting())
             .field("holds", &self.node.holds())
             .finish()
+    }
+}
+
+impl Stage {
+    /// The stage after `sibling`'s: a child made in it quits once
+    /// `sibling`'s stage is done.
+    pub fn after(sibling: &Quitter) -> Stage {
+        sibling.stage().next()
     }
 }

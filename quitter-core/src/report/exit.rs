@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
-use super::{QuitCause, QuitterTasks, TaskPanic};
+use super::{QuitCause, QuitterTasks, StageReport, TaskPanic};
 
 /// The lame duck (draining) between the first event and the quit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +40,9 @@ pub struct ExitReport {
     pub cause: QuitCause,
     /// The lame duck before the quit, if there was one.
     pub lame_duck: Option<LameDuck>,
+    /// The timeline of a staged shutdown: every stage of every quitter
+    /// with a stop order, in order (empty without stages).
+    pub stages: Vec<StageReport>,
     /// Quitters whose tasks had not returned at the deadline (or when the
     /// wait was forced).
     pub timed_out: Vec<QuitterTasks>,
@@ -101,7 +104,16 @@ impl fmt::Display for ExitReport {
         if self.forced {
             writeln!(f, "The wait was cut short by a second quit event")?;
         }
-        for quitter in &self.timed_out {
+        for stage in &self.stages {
+            stage.fmt(f)?;
+        }
+        // What hung outside any stage (a stage lists its own).
+        let in_stage = |path: &str| {
+            self.stages
+                .iter()
+                .any(|stage| stage.hung.iter().any(|hung| hung.path == path))
+        };
+        for quitter in self.timed_out.iter().filter(|q| !in_stage(&q.path)) {
             quitter.fmt(f)?;
         }
         for panic in &self.panicked {

@@ -1,7 +1,8 @@
 //! What a shutdown produces, as plain data: why it quit ([`QuitCause`]),
 //! what a task looked like ([`TaskInfo`]), what did not return in time
 //! ([`TimeoutReport`], per quitter [`QuitterTasks`]), what panicked
-//! ([`TaskPanic`]), and the verdict ([`ExitReport`]).
+//! ([`TaskPanic`]), how each stage of a staged shutdown went
+//! ([`StageReport`]), and the verdict ([`ExitReport`]).
 //!
 //! Invariants: these are snapshots. Holding one keeps nothing of the tree
 //! alive, and nothing here reads the tree: the tree (and the runner) fill
@@ -11,9 +12,11 @@
 mod cause;
 mod exit;
 mod task;
+mod timeline;
 mod timeout;
 
 pub use cause::{EventDetail, QuitCause};
 pub use exit::{ExitReport, LameDuck};
 pub use task::TaskInfo;
+pub use timeline::StageReport;
 pub use timeout::{QuitterTasks, TaskPanic, TimeoutReport};

@@ -155,6 +155,39 @@ impl<'a> MainRunner<'a> {
         M: FnOnce() -> D,
         D: Future,
     {
+        self.run_keeping(make_deadline, |_| NoBudgets).await
+    }
+
+    /// [`run`](Self::run) with a timer: the wait after the quit lasts at
+    /// most `timeout` (`sleep(timeout)`), and the stage budgets of the
+    /// tree are kept meanwhile (see [`Stage`](crate::Stage)):
+    /// a stage that overruns its budget has the next one quit anyway. This
+    /// is what the adapters' `Shutdown::run` calls with their runtime's
+    /// timer.
+    #[cfg(feature = "std")]
+    pub async fn run_timed<S, T>(self, timeout: core::time::Duration, sleep: T) -> ExitReport
+    where
+        T: Fn(core::time::Duration) -> S,
+        S: Future,
+    {
+        let sleep = &sleep;
+        self.run_keeping(
+            || sleep(timeout),
+            |root| crate::handle::budgets::StageBudgets::new(root.node().clone(), sleep, timeout),
+        )
+        .await
+    }
+
+    async fn run_keeping<D, M, B>(
+        self,
+        make_deadline: M,
+        make_budgets: impl FnOnce(&Quitter) -> B,
+    ) -> ExitReport
+    where
+        M: FnOnce() -> D,
+        D: Future,
+        B: KeepBudgets,
+    {
         let MainRunner {
             root,
             labels,
@@ -181,6 +214,9 @@ impl<'a> MainRunner<'a> {
             })
             .await
         };
+
+        // The timeline's origin.
+        let first_event = Started::now();
 
         // 2. The lame duck: draining until the delay, a second event, or a
         // quit by code.
@@ -212,6 +248,7 @@ impl<'a> MainRunner<'a> {
             cause.failure = event.failure;
             root.quit_with(cause);
         }
+        let mut budgets = make_budgets(&root);
 
         // 3. The wait for the tree, until the deadline or another event.
         let mut forced = false;
@@ -222,6 +259,7 @@ impl<'a> MainRunner<'a> {
                 if Pin::new(&mut done).poll(cx).is_ready() {
                     return Poll::Ready(true);
                 }
+                budgets.keep(cx);
                 if force_on_second_event && poll_second_event(&mut sources, cx).is_ready() {
                     forced = true;
                     return Poll::Ready(false);
@@ -244,6 +282,7 @@ impl<'a> MainRunner<'a> {
                 .cause()
                 .unwrap_or_else(|| QuitCause::new(QuitCause::REQUESTED)),
             lame_duck: lame_duck_report,
+            stages: root.stage_timeline(first_event),
             timed_out,
             panicked: root.panics(),
             forced: forced && !done,
@@ -251,6 +290,25 @@ impl<'a> MainRunner<'a> {
         };
         crate::trace::exit(&report);
         report
+    }
+}
+
+/// What the wait after the quit runs beside it to keep stage budgets.
+trait KeepBudgets {
+    fn keep(&mut self, cx: &mut Context<'_>);
+}
+
+/// No timer, no budgets: stages move on only when done.
+struct NoBudgets;
+
+impl KeepBudgets for NoBudgets {
+    fn keep(&mut self, _: &mut Context<'_>) {}
+}
+
+#[cfg(feature = "std")]
+impl<T: crate::handle::budgets::Timer> KeepBudgets for crate::handle::budgets::StageBudgets<'_, T> {
+    fn keep(&mut self, cx: &mut Context<'_>) {
+        let _ = self.poll(cx);
     }
 }
 

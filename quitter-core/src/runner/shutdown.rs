@@ -193,7 +193,7 @@ impl<'a, R: Runtime> Shutdown<'a, R> {
                 R::sleep(lame_duck).await;
             });
         }
-        let report = runner.run(|| R::sleep(timeout)).await;
+        let report = runner.run_timed(timeout, R::sleep).await;
         drop(claim);
         report
     }

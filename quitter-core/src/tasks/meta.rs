@@ -25,6 +25,23 @@ impl Started {
         )
     }
 
+    /// The time from `earlier` to this, if both are set (`std` only).
+    pub(crate) fn since(&self, earlier: Started) -> Option<Duration> {
+        #[cfg(feature = "std")]
+        return Some(self.0?.saturating_duration_since(earlier.0?));
+        #[cfg(not(feature = "std"))]
+        {
+            let _ = earlier;
+            None
+        }
+    }
+
+    /// The instant, if set (`std` only).
+    #[cfg(feature = "std")]
+    pub(crate) fn instant(&self) -> Option<std::time::Instant> {
+        self.0
+    }
+
     pub(crate) fn age(&self) -> Option<Duration> {
         #[cfg(feature = "std")]
         return self.0.map(|started| started.elapsed());

@@ -10,6 +10,7 @@ use super::state::Zero;
 use crate::report::TaskPanic;
 use crate::sync::{Arc, OnceCell, Ordering};
 use crate::trace;
+use crate::waiting::waiters::DeferredPanic;
 
 impl Node {
     /// Drops one handle of `this` (the caller drops its `Arc` after). The
@@ -62,19 +63,28 @@ impl Node {
     /// completes: wake the done-waiters, release the hold on the parent.
     /// Ancestors stay alive through `self`'s chain of links.
     pub(super) fn became_done(&self) {
+        let mut panic = DeferredPanic::default();
+        self.done_up(&mut panic);
+        panic.resume();
+    }
+
+    /// [`became_done`](Self::became_done)'s walk up; a waker's panic in a
+    /// stage it quits is held in `panic` until the walk is over.
+    fn done_up(&self, panic: &mut DeferredPanic) {
         let mut node = self;
         loop {
             trace::done(&node.span);
             node.done_event.notify(usize::MAX);
             let Some(link) = &node.link else { return };
-            let Some(zero) = link.parent.state.release() else {
-                return;
-            };
-            if zero.keep {
+            let zero = link.parent.state.release();
+            if let Some(Zero { keep: true, .. }) = zero {
                 // Not the last `Arc`: `link` owns one.
                 drop(link.parent.take_keep());
             }
-            if !zero.done {
+            // The parent's next stage may be due (a node done is gone from
+            // its stage).
+            Node::stage_member_gone(&link.parent, link.stage, panic);
+            if !zero.is_some_and(|zero| zero.done) {
                 return;
             }
             node = &link.parent;
@@ -112,13 +122,17 @@ impl Drop for Node {
 /// child's hold unless it was quit (a quit child with no holds is done and
 /// released that hold already).
 fn unlink(link: Link, was_quit: bool, panics: Vec<TaskPanic>) -> Arc<Node> {
-    let Link { parent, slot } = link;
+    let Link {
+        parent,
+        slot,
+        stage,
+    } = link;
     // The parent's `Extra` exists (it holds our slot), and the slot holds
     // our `Weak`: nobody else removes it.
     let mut zero = None;
     if let Some(extra) = parent.extra.get() {
         let mut family = extra.family.lock();
-        let _ = family.children.try_remove(slot);
+        let _ = family.children.try_remove(slot as usize);
         family.panics.extend(panics);
         // Under the lock, against the last handle's drop (which decrements
         // and then takes this lock): one of the two sees the other done.
@@ -137,6 +151,10 @@ fn unlink(link: Link, was_quit: bool, panics: Vec<TaskPanic>) -> Arc<Node> {
             // Not the last `Arc`: we return one.
             drop(parent.released_last_hold(zero));
         }
+        // A child of a later stage, gone before its stage came.
+        let mut panic = DeferredPanic::default();
+        Node::stage_member_gone(&parent, stage, &mut panic);
+        panic.resume();
     }
     parent
 }

@@ -1,7 +1,8 @@
 //! The quit tree: its nodes ([`node`]), each node's state word
 //! ([`state`]), the three walks over it (the quit flowing down, [`quit`];
 //! done flowing up and unlinking on drop, [`lifecycle`]; the report walks,
-//! [`walk`]), and a task's hold on its node ([`hold`], [`slot`]).
+//! [`walk`]), the stop order of a node's children ([`stages`]), and a
+//! task's hold on its node ([`hold`], [`slot`]).
 //!
 //! Layers: the tree sits on `report` (the data it fills in), `tasks` (the
 //! registry and count words a node owns) and `waiting` (its quit waiters),
@@ -66,5 +67,6 @@ pub(crate) mod node;
 mod quit;
 #[allow(unsafe_code)]
 pub(crate) mod slot;
+pub(crate) mod stages;
 pub(crate) mod state;
 mod walk;

@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use event_listener::Event;
 use slab::Slab;
 
+use super::stages::{Stage, Stages};
 use super::state::{Flag, State, Zero};
 use crate::error::AlreadyQuit;
 use crate::report::{QuitCause, TaskInfo, TaskPanic};
@@ -44,7 +45,10 @@ pub(crate) struct Extra {
 /// A child's place in its parent.
 pub(super) struct Link {
     pub(super) parent: Arc<Node>,
-    pub(super) slot: usize,
+    /// The key of the child's entry in the parent's `children`.
+    pub(super) slot: u32,
+    /// The child's place in the parent's stop order (see `stages`).
+    pub(super) stage: u32,
 }
 
 /// The node's relations, under its `family` lock.
@@ -60,6 +64,8 @@ pub(super) struct Family {
     pub(super) sharded: bool,
     /// The node's `Arc` of itself while `KEEP` is set (see the module docs).
     pub(super) keep: Option<Arc<Node>>,
+    /// The stop order of the children, once one has a later stage.
+    pub(super) stages: Option<Box<Stages>>,
 }
 
 impl Node {
@@ -234,21 +240,28 @@ impl Node {
         }
     }
 
+    /// A new child in `stage` of this node's stop order, with one handle
+    /// (the caller's). Refused once this node has quit.
     pub(crate) fn child(
         this: &Arc<Node>,
         name: Cow<'static, str>,
+        stage: Stage,
     ) -> Result<Arc<Node>, AlreadyQuit> {
         let mut family = this.extra().family.lock();
+        // Four billion live children of one node (400 GB of nodes) cannot
+        // happen; refused rather than linked under a wrong key.
+        let slot = u32::try_from(family.children.vacant_key()).map_err(|_| AlreadyQuit)?;
         // Under the lock, against the drain walk: draining as this RMW
         // finds it, or listed before the walk lists the children.
         let draining = this.state.try_hold_draining().ok_or(AlreadyQuit)?;
-        let entry = family.children.vacant_entry();
+        this.add_stage(&mut family, stage);
         let link = Link {
             parent: this.clone(),
-            slot: entry.key(),
+            slot,
+            stage: stage.number,
         };
         let child = Arc::new(Node::new(name, Some(link), draining));
-        entry.insert(Arc::downgrade(&child));
+        family.children.insert(Arc::downgrade(&child));
         Ok(child)
     }
 

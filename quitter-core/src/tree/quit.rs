@@ -12,7 +12,7 @@
 
 use alloc::vec::Vec;
 
-use super::node::{push_children, Node};
+use super::node::{push_children, Family, Node};
 use super::state::Flag;
 use crate::report::QuitCause;
 use crate::sync::Arc;
@@ -26,11 +26,15 @@ impl Node {
         let mut stack: Vec<Arc<Node>> = Vec::new();
         let mut panic = DeferredPanic::default();
         let first = Node::drain_one(this, &mut stack, &mut panic);
-        while let Some(node) = stack.pop() {
-            Node::drain_one(&node, &mut stack, &mut panic);
-        }
+        Node::drain_walk(stack, &mut panic);
         panic.resume();
         first
+    }
+
+    fn drain_walk(mut stack: Vec<Arc<Node>>, panic: &mut DeferredPanic) {
+        while let Some(node) = stack.pop() {
+            Node::drain_one(&node, &mut stack, panic);
+        }
     }
 
     /// Sets `DRAIN` on one node and pushes its children (even if it was
@@ -77,15 +81,25 @@ impl Node {
         if first {
             trace::quit(&this.span, || this.path(), &cause);
         }
-        while let Some(node) = stack.pop() {
-            Node::quit_one(&node, None, &mut stack, &mut panic);
-            // `node` may be the last handle: its drop locks its parent,
-            // which this loop does not hold.
-        }
+        Node::quit_walk(stack, &mut panic);
         // Every descendant is quitting and every waiter woken: now a
         // waker's panic may go on.
         panic.resume();
         first
+    }
+
+    /// Quits `nodes` and their descendants (a stage of their parent's
+    /// order that is due), with the cause of their nearest ancestor.
+    pub(super) fn quit_all(nodes: Vec<Arc<Node>>, panic: &mut DeferredPanic) {
+        Node::quit_walk(nodes, panic);
+    }
+
+    fn quit_walk(mut stack: Vec<Arc<Node>>, panic: &mut DeferredPanic) {
+        while let Some(node) = stack.pop() {
+            Node::quit_one(&node, None, &mut stack, panic);
+            // `node` may be the last handle: its drop locks its parent,
+            // which this loop does not hold.
+        }
     }
 
     /// Sets `QUIT` on one node (storing `cause` if this is the node where
@@ -114,6 +128,9 @@ impl Node {
             Some(_) => Some(this.extra()),
             None => this.extra.get().map(|extra| &**extra),
         };
+        // Children of later stages, upgraded under the lock, drained after
+        // it.
+        let mut later = Vec::new();
         let (outcome, zero) = match extra {
             Some(extra) => {
                 let mut family = extra.family.lock();
@@ -121,7 +138,7 @@ impl Node {
                 if let (true, Some(cause)) = (outcome.first, cause) {
                     family.cause = Some(cause.clone());
                 }
-                push_children(&family, stack);
+                reached_children(&mut family, outcome.first, stack, &mut later);
                 let zero = outcome
                     .sweeps
                     .then(|| Node::sweep(this, extra, &mut family));
@@ -132,7 +149,7 @@ impl Node {
                 let zero = match this.extra.get() {
                     Some(extra) => {
                         let mut family = extra.family.lock();
-                        push_children(&family, stack);
+                        reached_children(&mut family, outcome.first, stack, &mut later);
                         outcome
                             .sweeps
                             .then(|| Node::sweep(this, extra, &mut family))
@@ -143,6 +160,8 @@ impl Node {
                 (outcome, zero)
             }
         };
+        // A quit implies draining, for the stages still to come too.
+        Node::drain_walk(later, panic);
         if outcome.first_drain {
             this.wake(Flag::Drain, panic);
         }
@@ -153,5 +172,35 @@ impl Node {
             this.became_done();
         }
         outcome.first
+    }
+}
+
+/// Pushes the children a quit of their parent reaches (family locked):
+/// all of them, or for a staged parent those of the stages entered so far,
+/// entering the first one at the parent's `first` quit (see `stages`). The
+/// others go to `later`, to be dropped once the lock is let go.
+fn reached_children(
+    family: &mut Family,
+    first: bool,
+    stack: &mut Vec<Arc<Node>>,
+    later: &mut Vec<Arc<Node>>,
+) {
+    let start = stack.len();
+    push_children(family, stack);
+    let Some(stages) = family.stages.as_deref_mut() else {
+        return;
+    };
+    let entered = if first {
+        stages.enter(0, &stack[start..])
+    } else {
+        stages.current_number()
+    };
+    let mut index = start;
+    while index < stack.len() {
+        if stack[index].stage() > entered {
+            later.push(stack.swap_remove(index));
+        } else {
+            index += 1;
+        }
     }
 }

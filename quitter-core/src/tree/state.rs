@@ -7,7 +7,8 @@
 //!   bit 1      SWEPT   set once: the per-thread counts are closed
 //!   bit 2      KEEP    the node holds an `Arc` of itself for its holds
 //!   bit 3      DRAIN   set once (by a drain or the quit), never cleared
-//!   bits 4..   holds   live tasks + children that are not done yet
+//!   bit 4      STAGED  set once: a child has a later stage (see `stages`)
+//!   bits 5..   holds   live tasks + children that are not done yet
 //! ```
 //!
 //! Two phases. While `SWEPT` is clear, tasks are counted in per-thread
@@ -40,7 +41,8 @@ const QUIT: usize = 1;
 const SWEPT: usize = 2;
 const KEEP: usize = 4;
 const DRAIN: usize = 8;
-const HOLD: usize = 16;
+const STAGED: usize = 16;
+const HOLD: usize = 32;
 const FLAGS: usize = HOLD - 1;
 /// What the central count carries while per-thread words may be below
 /// zero: a quarter of the word.
@@ -127,6 +129,18 @@ impl State {
         self.0.fetch_or(DRAIN, Ordering::AcqRel) & DRAIN == 0
     }
 
+    /// Marks the node staged (under its family lock, at its first child
+    /// with a later stage).
+    pub(crate) fn mark_staged(&self) {
+        self.0.fetch_or(STAGED, Ordering::AcqRel);
+    }
+
+    /// Does a child have a later stage? One load.
+    #[inline]
+    pub(crate) fn is_staged(&self) -> bool {
+        self.0.load(Ordering::Acquire) & STAGED != 0
+    }
+
     /// `is_quit` read with an RMW, which reads the newest value in the
     /// word's modification order and, being a release, orders what the
     /// caller did before it ahead of any later RMW of the word (a quit).
@@ -146,7 +160,7 @@ impl State {
     /// Quit and nothing holds the node open.
     #[inline]
     pub(crate) fn is_done(&self) -> bool {
-        self.0.load(Ordering::Acquire) & !(SWEPT | KEEP | DRAIN) == QUIT
+        self.0.load(Ordering::Acquire) & !(SWEPT | KEEP | DRAIN | STAGED) == QUIT
     }
 
     /// The holds counted here, without the bias, and whether the node is
@@ -192,7 +206,7 @@ impl State {
             first_drain: previous & DRAIN == 0,
             sweeps: previous & SWEPT == 0,
             // Swept by a last handle's drop, settled with no holds left.
-            became_done: previous & !(KEEP | DRAIN) == SWEPT,
+            became_done: previous & !(KEEP | DRAIN | STAGED) == SWEPT,
         }
     }
 

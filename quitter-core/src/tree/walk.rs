@@ -69,4 +69,20 @@ impl Node {
             stack.extend(children.drain(..).rev().map(|child| (child, depth + 1)));
         }
     }
+
+    /// Every node of the subtree that has quit and has a stop order, with
+    /// its path (for stage drivers and the timeline).
+    pub(crate) fn staged_nodes(this: &Arc<Node>) -> Vec<(String, Arc<Node>)> {
+        let mut found = Vec::new();
+        let mut stack = alloc::vec![this.clone()];
+        let mut children = Vec::new();
+        while let Some(node) = stack.pop() {
+            node.push_children(&mut children);
+            stack.append(&mut children);
+            if node.state.is_staged() && node.state.is_quit() {
+                found.push((node.path(), node));
+            }
+        }
+        found
+    }
 }

@@ -39,6 +39,28 @@ pub fn scaled(n: usize) -> usize {
     (n / divisor).max(1)
 }
 
+/// Runs `body` on a thread and fails the test if it has not returned
+/// within `limit`: for tests whose failure mode is waiting forever (a quit
+/// that never comes), so that a broken build fails instead of hanging CI.
+pub fn within<T: Send + 'static>(
+    limit: std::time::Duration,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (done, finished) = mpsc::channel();
+    let worker = thread::spawn(move || {
+        let _ = done.send(body());
+    });
+    match finished.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("the test did not finish within {limit:?}"),
+        // The body panicked: its sender went with it.
+        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the body returned without sending"),
+        },
+    }
+}
+
 /// A task body that returns once its quitter quits.
 pub fn until_quit(q: Quitter) {
     futures::executor::block_on(q.quitted());

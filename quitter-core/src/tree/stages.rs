@@ -1,0 +1,376 @@
+//! Ordered stages: a node's children stopped in a sequence ([`Stage`]).
+//!
+//! A child may be given a place in its parent's stop order when it is made
+//! ([`Stage`]: a number, and optionally a budget). When the parent quits,
+//! its own tasks and the children of its first stage quit at once; each
+//! later stage quits when every child of the one before is done. A stage
+//! with no child left is passed over. A driver with a timer (the main
+//! runner, a timed wait) quits the next stage early when a stage overruns
+//! its budget ([`Node::advance_stage`]). Children without a stage are in
+//! stage 0, the first.
+//!
+//! A node keeps its stage table ([`Stages`]) in its family, made at its
+//! first child with a stage other than 0, and marks its state word
+//! `STAGED` then: nodes without one pay nothing (one load when a child of
+//! theirs becomes done).
+//!
+//! Invariants:
+//! - A stage is quit only once every earlier stage is (`current` only
+//!   grows, under the family lock, and the children of the new stage are
+//!   collected under that lock and quit after it is let go).
+//! - A later stage's child never sees the quit before its stage is
+//!   reached: the quit walk pushes only the current stage's children.
+//! - Progress is checked whenever a child of a quit, staged node becomes
+//!   done or is dropped, so the sequence needs no driver; only budgets do.
+//!   The check looks at the children's state words, which only move
+//!   towards done: a stale look can only miss progress that the child
+//!   that made it will see itself.
+
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use event_listener::{Event, EventListener};
+
+use super::node::{Family, Node};
+use crate::report::StageReport;
+use crate::sync::Arc;
+use crate::tasks::meta::Started;
+use crate::waiting::waiters::DeferredPanic;
+
+/// A child's place in its parent's stop order, given when it is made
+/// ([`Quitter::child_in`](crate::Quitter::child_in)).
+///
+/// Stages are numbered from 0 (the first, where children without a stage
+/// are). On the parent's quit, stage 0 quits with the parent's own tasks;
+/// each later stage quits once every child of the stage before is done, or
+/// once that stage has overrun its budget (where a driver with a timer
+/// waits: the main runner, `wait_done`). Siblings in the same stage stop
+/// together. Numbers need not be consecutive: empty stages are passed over.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stage {
+    pub(crate) number: u32,
+    pub(crate) budget: Option<Duration>,
+}
+
+impl Stage {
+    /// The first stage, where children without a stage are.
+    pub const FIRST: Stage = Stage {
+        number: 0,
+        budget: None,
+    };
+
+    /// Stage `number` (0 is the first).
+    pub const fn new(number: u32) -> Stage {
+        Stage {
+            number,
+            budget: None,
+        }
+    }
+
+    /// The stage after this one.
+    pub const fn next(self) -> Stage {
+        Stage::new(self.number.saturating_add(1))
+    }
+
+    /// How long this stage may take before the next one is quit anyway.
+    /// Without one, a stage gets an even share of what is left of the
+    /// overall timeout. Siblings in one stage share the longest budget
+    /// any of them was given.
+    pub const fn budget(mut self, budget: Duration) -> Stage {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The stage's number.
+    pub const fn number(&self) -> u32 {
+        self.number
+    }
+}
+
+/// One stage of a node's table.
+pub(crate) struct StageRecord {
+    pub(crate) number: u32,
+    pub(crate) budget: Option<Duration>,
+    /// When it was quit, when every child of it was done.
+    pub(crate) quit_at: Started,
+    pub(crate) done_at: Started,
+    /// A driver quit the next stage before this one was done.
+    pub(crate) overran: bool,
+    /// The names of the first children it stopped, and how many more.
+    pub(crate) members: Vec<Cow<'static, str>>,
+    pub(crate) more: usize,
+}
+
+/// How many children's names a stage keeps for the report.
+const MEMBER_NAMES: usize = 4;
+
+/// A node's stage table (see the module docs).
+pub(crate) struct Stages {
+    /// Sorted by number; stage 0 is always the first.
+    pub(crate) records: Vec<StageRecord>,
+    /// Index of the stage quit last (meaningful once the node quit).
+    pub(crate) current: usize,
+    /// Notified when a stage is quit or done, for drivers.
+    pub(crate) changed: Event,
+}
+
+impl Stages {
+    fn new() -> Stages {
+        Stages {
+            records: alloc::vec![StageRecord::new(Stage::FIRST)],
+            current: 0,
+            changed: Event::new(),
+        }
+    }
+
+    /// Adds `stage` to the table (or its budget to the stage's).
+    fn add(&mut self, stage: Stage) {
+        match self
+            .records
+            .binary_search_by_key(&stage.number, |record| record.number)
+        {
+            Ok(index) => {
+                let record = &mut self.records[index];
+                record.budget = record.budget.max(stage.budget);
+            }
+            Err(index) => self.records.insert(index, StageRecord::new(stage)),
+        }
+    }
+
+    fn index_of(&self, number: u32) -> Option<usize> {
+        self.records
+            .binary_search_by_key(&number, |record| record.number)
+            .ok()
+    }
+}
+
+impl StageRecord {
+    fn new(stage: Stage) -> StageRecord {
+        StageRecord {
+            number: stage.number,
+            budget: stage.budget,
+            quit_at: Started::NOT_YET,
+            done_at: Started::NOT_YET,
+            overran: false,
+            members: Vec::new(),
+            more: 0,
+        }
+    }
+}
+
+/// What a driver needs to know of one node's stage being stopped now.
+pub(crate) struct StageProgress {
+    pub(crate) index: usize,
+    /// Stages after this one (0 for the last).
+    pub(crate) after: usize,
+    pub(crate) budget: Option<Duration>,
+    pub(crate) quit_at: Started,
+}
+
+impl Stages {
+    /// The number of the stage entered last.
+    pub(super) fn current_number(&self) -> u32 {
+        self.records[self.current].number
+    }
+
+    /// Enters stage `index` and, while it has no child that is not done
+    /// (among `children`, every child of the node), the ones after it:
+    /// each is recorded as quit, and a passed-over one as done. Returns the
+    /// number of the stage entered last, whose children are to be quit.
+    pub(super) fn enter(&mut self, mut index: usize, children: &[Arc<Node>]) -> u32 {
+        loop {
+            self.current = index;
+            let last = index + 1 == self.records.len();
+            let record = &mut self.records[index];
+            record.quit_at = Started::now();
+            let number = record.number;
+            for (index, child) in members(children, number).enumerate() {
+                if index < MEMBER_NAMES {
+                    record.members.push(child.name.clone());
+                } else {
+                    record.more += 1;
+                }
+            }
+            let pending = members(children, number).any(|child| !child.state.is_done());
+            if pending || last {
+                self.changed.notify(usize::MAX);
+                return number;
+            }
+            record.done_at = Started::now();
+            index += 1;
+        }
+    }
+}
+
+impl Node {
+    /// This node's number in its parent's stop order (0 for a root).
+    pub(crate) fn stage(&self) -> u32 {
+        self.link.as_ref().map_or(0, |link| link.stage)
+    }
+
+    /// Records `stage` for a new child of this node (family locked), and
+    /// marks the node staged at its first later stage.
+    pub(super) fn add_stage(&self, family: &mut Family, stage: Stage) {
+        if stage == Stage::FIRST && family.stages.is_none() {
+            return;
+        }
+        if family.stages.is_none() {
+            self.state.mark_staged();
+        }
+        family
+            .stages
+            .get_or_insert_with(|| Box::new(Stages::new()))
+            .add(stage);
+    }
+
+    /// A child of this node in stage `number` became done or was dropped:
+    /// if that was the last one of the current stage, quits the next stage
+    /// (passing over empty ones).
+    pub(super) fn stage_member_gone(this: &Arc<Node>, number: u32, panic: &mut DeferredPanic) {
+        if !this.state.is_staged() || !this.state.is_quit() {
+            return;
+        }
+        let Some(extra) = this.extra.get() else {
+            return;
+        };
+        let mut children = Vec::new();
+        let next = {
+            let mut family = extra.family.lock();
+            super::node::push_children(&family, &mut children);
+            let Some(stages) = family.stages.as_deref_mut() else {
+                return;
+            };
+            let Some(index) = stages.index_of(number) else {
+                return;
+            };
+            let record = &mut stages.records[index];
+            if index > stages.current
+                || record.done_at != Started::NOT_YET
+                || members(&children, number).any(|child| !child.state.is_done())
+            {
+                None
+            } else {
+                record.done_at = Started::now();
+                stages.changed.notify(usize::MAX);
+                (index == stages.current && index + 1 < stages.records.len())
+                    .then(|| stages.enter(index + 1, &children))
+            }
+        };
+        // The lock is let go: the children may be quit (and dropped).
+        if let Some(next) = next {
+            Node::quit_all(members(&children, next).cloned().collect(), panic);
+        }
+    }
+
+    /// Quits the stage after `index` now, although stage `index` is not
+    /// done: a driver's call when it overran its budget. Returns `false`
+    /// (and does nothing) if the node has moved past it already.
+    pub(crate) fn advance_stage(this: &Arc<Node>, index: usize) -> bool {
+        let Some(extra) = this.extra.get() else {
+            return false;
+        };
+        let mut children = Vec::new();
+        let next = {
+            let mut family = extra.family.lock();
+            super::node::push_children(&family, &mut children);
+            let Some(stages) = family.stages.as_deref_mut() else {
+                return false;
+            };
+            if stages.current != index
+                || index + 1 == stages.records.len()
+                || stages.records[index].done_at != Started::NOT_YET
+            {
+                return false;
+            }
+            stages.records[index].overran = true;
+            stages.enter(index + 1, &children)
+        };
+        let mut panic = DeferredPanic::default();
+        Node::quit_all(members(&children, next).cloned().collect(), &mut panic);
+        panic.resume();
+        true
+    }
+
+    /// The stage being stopped now, for a driver; `None` if the node is
+    /// not staged, not quit, or its current stage is its last or done.
+    pub(crate) fn stage_progress(&self) -> Option<StageProgress> {
+        if !self.state.is_staged() || !self.state.is_quit() {
+            return None;
+        }
+        let family = self.extra.get()?.family.lock();
+        let stages = family.stages.as_deref()?;
+        let record = &stages.records[stages.current];
+        let after = stages.records.len() - 1 - stages.current;
+        if after == 0 || record.done_at != Started::NOT_YET {
+            return None;
+        }
+        Some(StageProgress {
+            index: stages.current,
+            after,
+            budget: record.budget,
+            quit_at: record.quit_at,
+        })
+    }
+
+    /// A listener for changes of this node's stages (a stage quit or
+    /// done), made before a driver looks at [`stage_progress`]
+    /// (event-listener's pattern). `None` if the node is not staged.
+    pub(crate) fn listen_stages(&self) -> Option<EventListener> {
+        let family = self.extra.get()?.family.lock();
+        Some(family.stages.as_deref()?.changed.listen())
+    }
+}
+
+/// The children in stage `number`.
+fn members(children: &[Arc<Node>], number: u32) -> impl Iterator<Item = &Arc<Node>> {
+    children.iter().filter(move |child| child.stage() == number)
+}
+
+impl Node {
+    /// The timeline of this node's stages (`path` is its path), offsets
+    /// from `since` (the first quit event); `None` if it is not staged.
+    pub(crate) fn stage_reports(this: &Arc<Node>, path: &str, since: Started) -> Vec<StageReport> {
+        let mut children = Vec::new();
+        this.push_children(&mut children);
+        let Some(extra) = this.extra.get() else {
+            return Vec::new();
+        };
+        let family = extra.family.lock();
+        let Some(stages) = family.stages.as_deref() else {
+            return Vec::new();
+        };
+        let count = stages.records.len();
+        let reached = stages.current;
+        let records: Vec<_> = stages
+            .records
+            .iter()
+            .enumerate()
+            .map(|(index, record)| StageReport {
+                path: path.into(),
+                number: record.number,
+                position: index + 1,
+                count,
+                members: record.members.clone(),
+                more: record.more,
+                quit_at: record.quit_at.since(since),
+                took: record.done_at.since(record.quit_at),
+                quit: this.state.is_quit() && index <= reached,
+                done: record.done_at != Started::NOT_YET,
+                budget: record.budget,
+                overran: record.overran,
+                hung: Vec::new(),
+            })
+            .collect();
+        drop(family);
+        // What hangs in each stage: the live tasks under its children.
+        let mut records = records;
+        for record in &mut records {
+            for child in members(&children, record.number) {
+                record.hung.extend(Node::live_tasks(child));
+            }
+        }
+        records
+    }
+}
