@@ -87,7 +87,7 @@ fn quit_from_another_thread_wakes_every_waiter() {
 /// that was made is quitting.
 #[test]
 fn children_made_during_a_quit_are_refused_or_quit() {
-    for _ in 0..200 {
+    for _ in 0..common::scaled(200) {
         let root = Quitter::new("main");
         let start = Arc::new(Barrier::new(2));
         let maker = {

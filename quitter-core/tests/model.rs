@@ -238,8 +238,17 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// 1000 cases, or `PROPTEST_CASES` when set (Miri runs a few).
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(1000);
+    ProptestConfig::with_cases(cases)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn the_tree_matches_the_model(ops in proptest::collection::vec(op(), 1..60)) {

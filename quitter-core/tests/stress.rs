@@ -9,6 +9,10 @@
 //! pointer to its node, so this is the node-lifetime rule at scale (run it
 //! under valgrind to see it touch no freed memory). (The interleavings themselves are checked exhaustively
 //! by the loom models; these are the same properties at scale.)
+//! Sizes go through `common::scaled` (`QUITTER_TEST_SCALE`), so Miri runs
+//! the same tests small.
+
+mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
@@ -26,6 +30,10 @@ const ROUNDS: usize = 5;
 
 #[test]
 fn eight_threads_track_while_another_quits() {
+    // Every worker runs the same number of iterations; the quit points
+    // below are fractions of their total.
+    let per_worker = (common::scaled(ITERATIONS) / WORKERS).max(1);
+    let iterations = per_worker * WORKERS;
     for round in 0..ROUNDS {
         let root = Quitter::new("main");
         let started = Arc::new(AtomicUsize::new(0));
@@ -37,7 +45,7 @@ fn eight_threads_track_while_another_quits() {
                     (root.clone(), started.clone(), ended.clone(), go.clone());
                 thread::spawn(move || {
                     go.wait();
-                    for i in 0..ITERATIONS / WORKERS {
+                    for i in 0..per_worker {
                         let tracked = if (i + w) % 4 == 0 {
                             root.child("conn").and_then(|c| c.track("in child"))
                         } else {
@@ -57,7 +65,7 @@ fn eight_threads_track_while_another_quits() {
         go.wait();
         // Quit at a different point of the 100k iterations each round,
         // while the workers run.
-        while started.load(Ordering::Relaxed) < (round + 1) * ITERATIONS / (ROUNDS + 1) {
+        while started.load(Ordering::Relaxed) < (round + 1) * iterations / (ROUNDS + 1) {
             std::hint::spin_loop();
         }
         root.quit();
@@ -77,7 +85,8 @@ fn eight_threads_track_while_another_quits() {
 #[test]
 fn no_quit_wakeup_is_lost_while_waiters_come_and_go() {
     const THREADS: usize = 4;
-    for round in 0..20 {
+    let churn = common::scaled(2_000);
+    for round in 0..common::scaled(20) {
         let root = Quitter::new("main");
         let child = root.child("child").unwrap();
         let go = Arc::new(Barrier::new(THREADS + 1));
@@ -95,7 +104,7 @@ fn no_quit_wakeup_is_lost_while_waiters_come_and_go() {
                 go.wait();
                 // Waiters that store a waker and are dropped, before, during
                 // or after the quit…
-                for _ in 0..2_000 {
+                for _ in 0..churn {
                     let mut waiter = Box::pin(quitter.quitted());
                     let _ = waiter.as_mut().now_or_never();
                     churned.fetch_add(1, Ordering::Relaxed);
@@ -107,7 +116,7 @@ fn no_quit_wakeup_is_lost_while_waiters_come_and_go() {
         }
         go.wait();
         // Quit in the middle of the churn.
-        while churned.load(Ordering::Relaxed) < THREADS * 1_000 {
+        while churned.load(Ordering::Relaxed) < THREADS * (churn / 2) {
             thread::yield_now();
         }
         root.quit();
@@ -132,7 +141,7 @@ fn tracked_futures_end_on_other_threads_while_reports_read() {
     use quitter_core::Tracked;
 
     const THREADS: usize = 4;
-    const TASKS: usize = 20_000;
+    let tasks = common::scaled(20_000);
     const IN_FLIGHT: usize = 64;
     type Task = Pin<Box<Tracked<std::future::Pending<()>>>>;
 
@@ -166,7 +175,7 @@ fn tracked_futures_end_on_other_threads_while_reports_read() {
         .map(|_| {
             let (root, hand_over) = (root.clone(), hand_over.clone());
             thread::spawn(move || {
-                for i in 0..TASKS / THREADS {
+                for i in 0..tasks / THREADS {
                     let mut task = Box::pin(
                         root.track_future("task", std::future::pending::<()>())
                             .unwrap(),
@@ -209,7 +218,8 @@ fn tracked_futures_outlive_their_quitters_last_handle() {
     let tasks: usize = std::env::var("QUITTER_STRESS_TASKS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(20_000);
+        .unwrap_or_else(|| common::scaled(20_000))
+        .max(THREADS);
     type Task = Pin<Box<Tracked<std::future::Pending<()>>>>;
 
     let root = Quitter::new("main");

@@ -88,6 +88,7 @@ fn a_child_quit_first_keeps_its_own_cause() {
 
 /// 100 000 levels: the quit walk, the done cascade and the drop are loops.
 /// Run on a thread with a small stack so recursion would certainly fail.
+/// (Fewer levels with `QUITTER_TEST_SCALE`, under Miri.)
 #[test]
 fn a_100k_deep_chain_quits_finishes_and_drops_without_recursion() {
     thread::Builder::new()
@@ -95,7 +96,7 @@ fn a_100k_deep_chain_quits_finishes_and_drops_without_recursion() {
         .spawn(|| {
             let root = Quitter::new("main");
             let mut leaf = root.clone();
-            for i in 0..100_000 {
+            for i in 0..common::scaled(100_000) {
                 leaf = leaf.child(format!("{i}")).unwrap();
             }
             let guard = leaf.track("deep task").unwrap();
@@ -276,7 +277,7 @@ fn a_child_with_a_live_task_stays_linked_and_still_gets_the_quit() {
 #[test]
 fn a_million_children_made_and_dropped_leave_nothing_linked() {
     let root = Quitter::new("main");
-    for _ in 0..1_000_000 {
+    for _ in 0..common::scaled(1_000_000) {
         let child = root.child("conn").unwrap();
         drop(child);
     }
