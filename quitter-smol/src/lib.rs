@@ -13,7 +13,7 @@
 //! | [`spawn()`], [`spawn_unnamed`], [`spawn_on`], [`spawn_unnamed_on`] | smol tasks (global executor, or an [`Executor`](smol::Executor) of yours) tracked by a [`Quitter`], refused after quit |
 //! | [`unblock`] | blocking work on smol's thread pool, tracked the same way |
 //! | [`wait_done`] | [`Quitter::wait_done_until`] with an `async_io::Timer` |
-//! | [`Shutdown`] ([`Smol`]) | `main` in a few lines: sources + timeout in, [`ExitReport`] out; [`ExitReport::exit`] ends the process on time |
+//! | [`Shutdown`] ([`Smol`]) | `main` in a few lines: sources, a lame duck and a timeout in, [`ExitReport`] out; [`ExitReport::exit`] ends the process on time |
 //!
 //! # A `main`
 //!

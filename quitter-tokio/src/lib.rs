@@ -10,8 +10,8 @@
 //! | [`signals`] | Ctrl-C, SIGTERM, SIGHUP and "any shutdown signal" as [`Stream`](futures_core::Stream)s of signal names |
 //! | [`spawn()`], [`spawn_unnamed`], [`spawn_blocking`] | tokio tasks tracked by a [`Quitter`], refused after quit |
 //! | [`wait_done`] | [`Quitter::wait_done_until`] with a tokio timer |
-//! | [`Shutdown`] ([`Tokio`]) | `main` in a few lines: sources + timeout in, [`ExitReport`] out; [`ExitReport::exit`] ends the process on time |
-//! | `cancellation_token`, `cancel_on_quit`, `quit_on_cancel` | links to `tokio_util`'s `CancellationToken` (feature `tokio-util`, on by default) |
+//! | [`Shutdown`] ([`Tokio`]) | `main` in a few lines: sources, a lame duck and a timeout in, [`ExitReport`] out; [`ExitReport::exit`] ends the process on time |
+//! | `cancellation_token`, `cancel_on_quit`, `quit_on_cancel` | links to `tokio_util`'s `CancellationToken` (feature `tokio-util`, on by default), each one tracked task of the quitter until either side fires |
 //!
 //! # A `main`
 //!
@@ -48,7 +48,7 @@ pub mod signals;
 mod spawn;
 
 #[cfg(feature = "tokio-util")]
-pub use interop::{cancel_on_quit, cancellation_token, quit_on_cancel, TOKEN_CANCELLED};
+pub use interop::{cancel_on_quit, cancellation_token, quit_on_cancel, LINK_TASK, TOKEN_CANCELLED};
 pub use join::wait_done;
 pub use quitter_core::SignalStream;
 pub use runtime::{Shutdown, Tokio};

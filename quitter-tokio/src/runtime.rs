@@ -30,9 +30,71 @@ impl Runtime for Tokio {
     }
 }
 
-/// The `main` helper on tokio: labelled quit sources + a timeout in,
-/// [`ExitReport`](quitter_core::ExitReport) out. See
-/// [`quitter_core::Shutdown`] for the methods.
+/// The `main` helper on tokio: labelled quit sources, a lame duck and a
+/// timeout in, [`ExitReport`](quitter_core::ExitReport) out.
+///
+/// This is the core's generic `quitter_core::Shutdown<'a, R>` with `R` =
+/// [`Tokio`] (its timer and signals): its methods are listed below, under
+/// *Implementations*. In order: [`new`](#method.new) takes the root;
+/// [`signals`](#method.signals) (or [`signals_as`](#method.signals_as))
+/// installs the SIGINT/SIGTERM handlers at once, so no signal is missed,
+/// and [`source`](#method.source) / [`stream_source`](#method.stream_source)
+/// add other quit sources (the first to fire is the cause);
+/// [`lame_duck`](#method.lame_duck) drains before the quit and
+/// [`timeout`](#method.timeout) bounds the wait after it;
+/// [`force_on_second_event`](#method.force_on_second_event) and
+/// [`forced_exit_code`](#method.forced_exit_code) tune a second signal;
+/// [`run`](#method.run) does it all and returns the report.
+///
+/// # A `main` with a lame duck
+///
+/// A service is told to leave before it is stopped. On the first signal
+/// the root starts *draining* ([`Quitter::start_draining`](crate::Quitter::start_draining)):
+/// nothing is refused yet, tasks see [`is_draining`](crate::Quitter::is_draining)
+/// (readiness answers 503, responses carry `Connection: close`) or await
+/// [`draining()`](crate::Quitter::draining); the quit comes after the lame
+/// duck (at once on a second signal; a third ends the wait, exit code
+/// 130), and the timeout counts from the quit.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use quitter_tokio::{Quitter, Shutdown};
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let root = Quitter::new("main");
+///     let shutdown = Shutdown::new(root.clone())
+///         .lame_duck(Duration::from_secs(5)) // 1st signal: drain for 5 s, then quit
+///         .timeout(Duration::from_secs(30)) // then 30 s for the tree to return
+///         .signals()?;
+///
+///     let http = root.child("http")?;
+///     let server = http.clone();
+///     quitter_tokio::spawn(&http, "accept loop", async move {
+///         let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+///         // Draining does not stop the serving; the quit does.
+///         while let Some(accepted) = server.run_until_quit(listener.accept()).await {
+///             let (_stream, _peer) = accepted?;
+///             // While draining, tell clients to leave: `Connection: close`.
+///             let _keep_alive = !server.is_draining();
+///         }
+///         Ok::<_, std::io::Error>(())
+///     })?;
+///
+///     // At the start of the lame duck: leave the load balancer's pool.
+///     let draining = root.clone().draining_owned(); // `'static`, no task
+///     quitter_tokio::spawn(&root, "deregister", async move {
+///         draining.await;
+///         // … tell the service registry we are going …
+///     })?;
+///     // A server's own graceful-shutdown hook wants a `'static` future:
+///     // `.with_graceful_shutdown(http.clone().quitted_owned())`.
+///
+///     shutdown.run().await.exit() // prints the report, exits with its code
+/// }
+/// ```
+///
+/// # More quit sources
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), quitter_tokio::SignalError> {
