@@ -31,7 +31,9 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use event_listener::{Event, EventListener};
+use event_listener::Event;
+#[cfg(feature = "std")]
+use event_listener::EventListener;
 
 use super::node::{Family, Node};
 use crate::report::StageReport;
@@ -96,6 +98,9 @@ pub(crate) struct StageRecord {
     /// When it was quit, when every child of it was done.
     pub(crate) quit_at: Started,
     pub(crate) done_at: Started,
+    /// Every child of it is done (a flag of its own: without `std` there
+    /// are no times to tell).
+    pub(crate) done: bool,
     /// A driver quit the next stage before this one was done.
     pub(crate) overran: bool,
     /// The names of the first children it stopped, and how many more.
@@ -153,6 +158,7 @@ impl StageRecord {
             budget: stage.budget,
             quit_at: Started::NOT_YET,
             done_at: Started::NOT_YET,
+            done: false,
             overran: false,
             members: Vec::new(),
             more: 0,
@@ -161,6 +167,7 @@ impl StageRecord {
 }
 
 /// What a driver needs to know of one node's stage being stopped now.
+#[cfg(feature = "std")]
 pub(crate) struct StageProgress {
     pub(crate) index: usize,
     /// Stages after this one (0 for the last).
@@ -199,6 +206,7 @@ impl Stages {
                 return number;
             }
             record.done_at = Started::now();
+            record.done = true;
             index += 1;
         }
     }
@@ -247,12 +255,13 @@ impl Node {
             };
             let record = &mut stages.records[index];
             if index > stages.current
-                || record.done_at != Started::NOT_YET
+                || record.done
                 || members(&children, number).any(|child| !child.state.is_done())
             {
                 None
             } else {
                 record.done_at = Started::now();
+                record.done = true;
                 stages.changed.notify(usize::MAX);
                 (index == stages.current && index + 1 < stages.records.len())
                     .then(|| stages.enter(index + 1, &children))
@@ -264,6 +273,7 @@ impl Node {
         }
     }
 
+    #[cfg(feature = "std")]
     /// Quits the stage after `index` now, although stage `index` is not
     /// done: a driver's call when it overran its budget. Returns `false`
     /// (and does nothing) if the node has moved past it already.
@@ -280,7 +290,7 @@ impl Node {
             };
             if stages.current != index
                 || index + 1 == stages.records.len()
-                || stages.records[index].done_at != Started::NOT_YET
+                || stages.records[index].done
             {
                 return false;
             }
@@ -293,6 +303,7 @@ impl Node {
         true
     }
 
+    #[cfg(feature = "std")]
     /// The stage being stopped now, for a driver; `None` if the node is
     /// not staged, not quit, or its current stage is its last or done.
     pub(crate) fn stage_progress(&self) -> Option<StageProgress> {
@@ -303,7 +314,7 @@ impl Node {
         let stages = family.stages.as_deref()?;
         let record = &stages.records[stages.current];
         let after = stages.records.len() - 1 - stages.current;
-        if after == 0 || record.done_at != Started::NOT_YET {
+        if after == 0 || record.done {
             return None;
         }
         Some(StageProgress {
@@ -314,6 +325,7 @@ impl Node {
         })
     }
 
+    #[cfg(feature = "std")]
     /// A listener for changes of this node's stages (a stage quit or
     /// done), made before a driver looks at [`stage_progress`]
     /// (event-listener's pattern). `None` if the node is not staged.
@@ -357,7 +369,7 @@ impl Node {
                 quit_at: record.quit_at.since(since),
                 took: record.done_at.since(record.quit_at),
                 quit: this.state.is_quit() && index <= reached,
-                done: record.done_at != Started::NOT_YET,
+                done: record.done,
                 budget: record.budget,
                 overran: record.overran,
                 hung: Vec::new(),

@@ -39,7 +39,6 @@
 //!   with `std` every waiter is woken, then the first panic is handed to
 //!   the caller ([`DeferredPanic`]) to resume once its own walk is done.
 
-use alloc::boxed::Box;
 use core::pin::Pin;
 use core::ptr::NonNull;
 use core::task::{Poll, Waker};
@@ -107,7 +106,9 @@ impl WaiterEntry {
 
 /// A panic of a waker, held until every waiter is woken.
 #[derive(Default)]
-pub(crate) struct DeferredPanic(#[cfg(feature = "std")] Option<Box<dyn core::any::Any + Send>>);
+pub(crate) struct DeferredPanic(
+    #[cfg(feature = "std")] Option<alloc::boxed::Box<dyn core::any::Any + Send>>,
+);
 
 impl DeferredPanic {
     /// Runs `wake`; with `std`, a panic in it is caught and the first one
