@@ -3,6 +3,7 @@
 //! unlinking of a dropped child from its parent, in a loop up the chain.
 //! The rules they keep are in the module docs of `tree`.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use super::node::{Extra, Family, Link, Node};
