@@ -386,3 +386,88 @@ fn loom_last_handle_drop_vs_last_child_unlink() {
         assert!(root.is_done());
     });
 }
+
+/// Draining vs quit vs child creation: a child made while the root starts
+/// draining and quits is either refused (after the quit) or reached by both
+/// walks: it ends draining and quitting. Never missed by either, and a
+/// waiter for its draining on the main thread always wakes.
+#[test]
+fn loom_drain_vs_quit_vs_child_creation() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let maker = {
+            let root = root.clone();
+            thread::spawn(move || root.child("child").ok())
+        };
+        let drainer = {
+            let root = root.clone();
+            thread::spawn(move || {
+                root.start_draining();
+            })
+        };
+        root.quit();
+        let child = maker.join().unwrap();
+        drainer.join().unwrap();
+        if let Some(child) = child {
+            block_on(child.draining());
+            assert!(child.is_draining() && child.is_quitting());
+        }
+        assert!(root.is_draining());
+    });
+}
+
+/// A draining waiter on an idle child vs the drain walk from its parent:
+/// the waiter links itself (making the child's `Extra`) while the walk
+/// looks for it; it is woken either way.
+#[test]
+fn loom_draining_waiter_on_an_idle_child_vs_parent_drain() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let child = root.child("child").unwrap();
+        let drainer = {
+            let root = root.clone();
+            thread::spawn(move || {
+                root.start_draining();
+            })
+        };
+        block_on(child.draining());
+        assert!(child.is_draining());
+        drainer.join().unwrap();
+    });
+}
+
+/// A stage moves on while its last task ends on another thread: the later
+/// stage is quit exactly when the earlier one is done, never before, and
+/// its waiter always wakes.
+#[test]
+fn loom_stage_advances_while_its_last_task_ends() {
+    use quitter_core::Stage;
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let http = root.child("http").unwrap();
+        let workers = root.child_in("workers", Stage::after(&http)).unwrap();
+        let request = http.track("request").unwrap();
+        let ender = {
+            let http = http.clone();
+            thread::spawn(move || {
+                drop(request);
+                drop(http);
+            })
+        };
+        let quitter = {
+            let root = root.clone();
+            thread::spawn(move || {
+                root.quit();
+            })
+        };
+        block_on(workers.quitted());
+        assert!(
+            http.is_done(),
+            "the later stage quit only once http was done"
+        );
+        ender.join().unwrap();
+        quitter.join().unwrap();
+        drop((http, workers));
+        block_on(root.done());
+    });
+}

@@ -154,3 +154,47 @@ fn signal_streams_name_each_signal() {
         );
     });
 }
+
+/// The lame duck with real signals: the first SIGTERM puts the tree into
+/// draining (not quitting) for a delay the test does not wait for; a second
+/// one skips the rest of it; a third forces the end of the wait.
+#[test]
+fn sigterm_drains_first_a_second_skips_the_lame_duck_a_third_forces() {
+    let _serial = serial();
+    let root = Quitter::new("main");
+    let http = root.child("http").unwrap();
+    let shutdown = Shutdown::new(root.clone())
+        .lame_duck(Duration::from_secs(60))
+        .timeout(Duration::from_secs(60))
+        .signals()
+        .expect("install the handlers");
+    let (polled, first_poll) = async_channel::bounded(1);
+    spawn(&http, "stuck", async move {
+        let _ = polled.send(()).await;
+        pending::<()>().await
+    })
+    .unwrap()
+    .detach();
+    smol::block_on(first_poll.recv()).unwrap();
+
+    let started = Instant::now();
+    let signaller = async {
+        raise(Signal::TERM);
+        http.draining().await;
+        assert!(!http.is_quitting(), "draining, still serving");
+        assert!(http.child("a connection during the lame duck").is_ok());
+        raise(Signal::TERM);
+        root.quitted().await;
+        raise(Signal::TERM);
+    };
+    let (report, ()) = smol::block_on(future::zip(shutdown.run(), signaller));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "neither 60 s waited"
+    );
+    let lame_duck = report.lame_duck.expect("a lame duck");
+    assert!(lame_duck.cut_short, "{report}");
+    assert!(report.forced);
+    assert_eq!(report.exit_code(), 130);
+    assert_eq!(report.cause.detail.as_deref(), Some("SIGTERM"));
+}
