@@ -30,7 +30,10 @@ fn draining_flows_down_and_refuses_nothing() {
     // Work goes on: tasks and children are accepted, nothing quits.
     let task = conn.track("request").unwrap();
     let late = http.child("late conn").unwrap();
-    assert!(late.is_draining(), "a child made while draining starts draining");
+    assert!(
+        late.is_draining(),
+        "a child made while draining starts draining"
+    );
     assert!(!http.is_quitting() && !late.is_quitting());
 
     // From the root, everything drains.
