@@ -8,7 +8,11 @@
 //! - a wait with an already-expired deadline is `Ok` exactly when done, and
 //!   its report lists exactly the live tasks of the subtree, by path;
 //! - a node is linked to its parent exactly while it has a handle, a live
-//!   task or a linked child; after everything is dropped nothing is linked.
+//!   task or a linked child; after everything is dropped nothing is linked;
+//! - `is_draining` matches the model (a drain or a quit of the node or an
+//!   ancestor);
+//! - stages: a child made in a later stage of its parent quits only once
+//!   its parent quit and every linked child of the earlier stages is done.
 
 mod common;
 
@@ -16,11 +20,13 @@ use std::collections::BTreeMap;
 
 use common::{block_on, expired};
 use proptest::prelude::*;
-use quitter_core::{Quitter, TaskGuard};
+use quitter_core::{Quitter, Stage, TaskGuard};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 enum Op {
     Child(usize),
+    ChildInStage(usize, u32),
+    Drain(usize),
     DropHandle(usize),
     Track(usize),
     EndTask(usize),
@@ -33,6 +39,8 @@ fn op() -> impl Strategy<Value = Op> {
     let node = 0..12usize;
     prop_oneof![
         3 => node.clone().prop_map(Op::Child),
+        2 => (node.clone(), 1..4u32).prop_map(|(node, stage)| Op::ChildInStage(node, stage)),
+        1 => node.clone().prop_map(Op::Drain),
         2 => node.clone().prop_map(Op::DropHandle),
         3 => node.clone().prop_map(Op::Track),
         2 => (0..8usize).prop_map(Op::EndTask),
@@ -45,6 +53,9 @@ fn op() -> impl Strategy<Value = Op> {
 struct ModelNode {
     parent: Option<usize>,
     quit: bool,
+    drained: bool,
+    /// Its place in its parent's stop order.
+    stage: u32,
     path: String,
 }
 
@@ -66,18 +77,41 @@ impl Model {
         chain
     }
 
+    /// Quit itself, or reached by its parent's quit: the parent is
+    /// quitting and every linked child of an earlier stage is done.
     fn quitting(&self, node: usize) -> bool {
+        if self.nodes[node].quit {
+            return true;
+        }
+        let Some(parent) = self.nodes[node].parent else {
+            return false;
+        };
+        let stage = self.nodes[node].stage;
+        self.quitting(parent)
+            && self
+                .children(parent)
+                .filter(|&c| self.nodes[c].stage < stage && self.linked(c))
+                .all(|c| self.done(c))
+    }
+
+    fn draining(&self, node: usize) -> bool {
         self.ancestors_and_self(node)
             .iter()
-            .any(|&n| self.nodes[n].quit)
+            .any(|&n| self.nodes[n].quit || self.nodes[n].drained)
     }
 
     fn in_subtree(&self, node: usize, root: usize) -> bool {
         self.ancestors_and_self(node).contains(&root)
     }
 
+    /// Quitting, no task of its own, and every linked child done.
     fn done(&self, node: usize) -> bool {
-        self.quitting(node) && !self.tasks.iter().any(|(n, _)| self.in_subtree(*n, node))
+        self.quitting(node)
+            && !self.tasks.iter().any(|(n, _)| *n == node)
+            && self
+                .children(node)
+                .filter(|&c| self.linked(c))
+                .all(|c| self.done(c))
     }
 
     /// A node exists (is linked) while it has a handle, a live task, or a
@@ -114,6 +148,8 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     model.nodes.push(ModelNode {
         parent: None,
         quit: false,
+        drained: false,
+        stage: 0,
         path: "n0".into(),
     });
     model.handles.push(true);
@@ -123,12 +159,20 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
 
     for op in ops {
         match op {
-            Op::Child(i) => {
+            Op::Child(i) | Op::ChildInStage(i, _) => {
                 let Some(Some(q)) = handles.get(i) else {
                     continue;
                 };
+                let stage = match op {
+                    Op::ChildInStage(_, stage) => stage,
+                    _ => 0,
+                };
                 let id = model.nodes.len();
-                let real = q.child(format!("n{id}"));
+                let real = if stage == 0 {
+                    q.child(format!("n{id}"))
+                } else {
+                    q.child_in(format!("n{id}"), Stage::new(stage))
+                };
                 prop_assert_eq!(
                     real.is_err(),
                     model.quitting(i),
@@ -137,9 +181,12 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 if let Ok(child) = real {
                     let path = format!("{}/n{id}", model.nodes[i].path);
                     prop_assert_eq!(child.path(), path.clone());
+                    prop_assert_eq!(child.stage(), Stage::new(stage));
                     model.nodes.push(ModelNode {
                         parent: Some(i),
                         quit: false,
+                        drained: false,
+                        stage,
                         path,
                     });
                     model.handles.push(true);
@@ -190,11 +237,24 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 );
                 model.nodes[i].quit = true;
             }
+            Op::Drain(i) => {
+                let Some(Some(q)) = handles.get(i) else {
+                    continue;
+                };
+                let first = q.start_draining();
+                prop_assert_eq!(
+                    first,
+                    !model.draining(i),
+                    "drain returns true only the first time"
+                );
+                model.nodes[i].drained = true;
+            }
             Op::Check(i) => {
                 let Some(Some(q)) = handles.get(i) else {
                     continue;
                 };
-                prop_assert_eq!(q.is_quitting(), model.quitting(i));
+                prop_assert_eq!(q.is_quitting(), model.quitting(i), "quitting n{}", i);
+                prop_assert_eq!(q.is_draining(), model.draining(i), "draining n{}", i);
                 prop_assert_eq!(q.is_done(), model.done(i));
                 let linked_children = model.children(i).filter(|&c| model.linked(c)).count();
                 prop_assert_eq!(
