@@ -11,6 +11,7 @@
 //! | [`spawn()`], [`spawn_unnamed`], [`spawn_blocking`] | tokio tasks tracked by a [`Quitter`], refused after quit |
 //! | [`wait_done`] | [`Quitter::wait_done_until`] with a tokio timer |
 //! | [`Shutdown`] ([`Tokio`]) | `main` in a few lines: sources, a lame duck and a timeout in, [`ExitReport`] out; [`ExitReport::exit`] ends the process on time |
+//! | `http::serve` | HTTP/1.1 and HTTP/2 (hyper) for any hyper or tower service, every connection and request tracked, drained losslessly (feature `hyper`) |
 //! | `cancellation_token`, `cancel_on_quit`, `quit_on_cancel` | links to `tokio_util`'s `CancellationToken` (feature `tokio-util`, on by default), each one tracked task of the quitter until either side fires |
 //!
 //! # A `main`
@@ -40,6 +41,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
+#[cfg(feature = "hyper")]
+pub mod http;
 #[cfg(feature = "tokio-util")]
 mod interop;
 mod join;
