@@ -104,15 +104,21 @@ impl fmt::Display for ExitReport {
         if self.forced {
             writeln!(f, "The wait was cut short by a second quit event")?;
         }
-        for stage in &self.stages {
-            stage.fmt(f)?;
-        }
-        // What hung outside any stage (a stage lists its own).
-        let in_stage = |path: &str| {
+        // A quitter's hung tasks go under the innermost stage that lists
+        // them (nested stop orders list a deep one more than once), and
+        // under no stage if none does.
+        let owner = |path: &str| {
             self.stages
                 .iter()
-                .any(|stage| stage.hung.iter().any(|hung| hung.path == path))
+                .enumerate()
+                .filter(|(_, stage)| stage.hung.iter().any(|hung| hung.path == path))
+                .max_by_key(|(_, stage)| stage.path.len())
+                .map(|(index, _)| index)
         };
+        for (index, stage) in self.stages.iter().enumerate() {
+            stage.write(f, |hung| owner(&hung.path) == Some(index))?;
+        }
+        let in_stage = |path: &str| owner(path).is_some();
         for quitter in self.timed_out.iter().filter(|q| !in_stage(&q.path)) {
             quitter.fmt(f)?;
         }

@@ -49,11 +49,26 @@ pub struct StageReport {
 
 impl fmt::Display for StageReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f, |_| true)
+    }
+}
+
+impl StageReport {
+    /// Its line, then those of its `hung` quitters that `shown` keeps (an
+    /// exit report shows each under its innermost stage only).
+    pub(crate) fn write(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        shown: impl Fn(&QuitterTasks) -> bool,
+    ) -> fmt::Result {
         write!(
             f,
             "Stage {}/{} of '{}' (",
             self.position, self.count, self.path
         )?;
+        if self.members.is_empty() {
+            f.write_str("no child")?;
+        }
         for (index, member) in self.members.iter().enumerate() {
             if index > 0 {
                 f.write_str(", ")?;
@@ -64,26 +79,27 @@ impl fmt::Display for StageReport {
             write!(f, " and {} more", self.more)?;
         }
         f.write_str("): ")?;
-        if !self.quit {
-            return writeln!(f, "not reached");
-        }
-        f.write_str("quit")?;
-        if let Some(at) = self.quit_at {
-            write!(f, " at +{at:.3?}")?;
-        }
-        match (self.done, self.took) {
-            (true, Some(took)) => write!(f, ", done in {took:.3?}")?,
-            (true, None) => f.write_str(", done")?,
-            (false, _) => f.write_str(", not done")?,
-        }
-        if self.overran {
-            f.write_str(", overran its budget")?;
-            if let Some(budget) = self.budget {
-                write!(f, " of {budget:.3?}")?;
+        if self.quit {
+            f.write_str("quit")?;
+            if let Some(at) = self.quit_at {
+                write!(f, " at +{at:.3?}")?;
             }
+            match (self.done, self.took) {
+                (true, Some(took)) => write!(f, ", done in {took:.3?}")?,
+                (true, None) => f.write_str(", done")?,
+                (false, _) => f.write_str(", not done")?,
+            }
+            if self.overran {
+                f.write_str(", overran its budget")?;
+                if let Some(budget) = self.budget {
+                    write!(f, " of {budget:.3?}")?;
+                }
+            }
+        } else {
+            f.write_str("not reached")?;
         }
         f.write_str("\n")?;
-        for quitter in &self.hung {
+        for quitter in self.hung.iter().filter(|quitter| shown(quitter)) {
             for task in &quitter.tasks {
                 writeln!(f, "\t- {}: {task}", quitter.path)?;
             }

@@ -7,11 +7,11 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use super::node::{Extra, Family, Link, Node};
-use super::state::Zero;
+use super::state::{State, Zero};
+use super::work::Work;
 use crate::report::TaskPanic;
 use crate::sync::{Arc, OnceCell, Ordering};
 use crate::trace;
-use crate::waiting::waiters::DeferredPanic;
 
 impl Node {
     /// Drops one handle of `this` (the caller drops its `Arc` after). The
@@ -61,30 +61,34 @@ impl Node {
     }
 
     /// Runs the done transition of `self` and of every ancestor it
-    /// completes: wake the done-waiters, release the hold on the parent.
-    /// Ancestors stay alive through `self`'s chain of links.
+    /// completes: wake the done-waiters, release the hold on the parent,
+    /// and tell a staged parent that a member is gone (which may quit its
+    /// next stage). Ancestors stay alive through `self`'s chain of links.
     pub(super) fn became_done(&self) {
-        let mut panic = DeferredPanic::default();
-        self.done_up(&mut panic);
-        panic.resume();
+        let mut work = Work::default();
+        self.done_up(&mut work);
+        work.finish();
     }
 
-    /// [`became_done`](Self::became_done)'s walk up; a waker's panic in a
-    /// stage it quits is held in `panic` until the walk is over.
-    fn done_up(&self, panic: &mut DeferredPanic) {
+    /// [`became_done`](Self::became_done)'s walk up, a loop; what it
+    /// makes due (a stage's quit) goes to `work`.
+    pub(super) fn done_up(&self, work: &mut Work) {
         let mut node = self;
         loop {
             trace::done(&node.span);
-            node.done_event.notify(usize::MAX);
+            let done_event = &node.done_event;
+            work.panic.run(|| {
+                done_event.notify(usize::MAX);
+            });
             let Some(link) = &node.link else { return };
             let zero = link.parent.state.release();
             if let Some(Zero { keep: true, .. }) = zero {
                 // Not the last `Arc`: `link` owns one.
                 drop(link.parent.take_keep());
             }
-            // The parent's next stage may be due (a node done is gone from
-            // its stage).
-            Node::stage_member_gone(&link.parent, link.stage, panic);
+            // A member of the parent's stop order is gone: its stage may
+            // be done and the next one due.
+            Node::stage_member_gone(&link.parent, link.stage, &node.state, work);
             if !zero.is_some_and(|zero| zero.done) {
                 return;
             }
@@ -99,13 +103,13 @@ impl Drop for Node {
     fn drop(&mut self) {
         let Some(link) = self.link.take() else { return };
         let panics = take_panics(&mut self.extra);
-        let mut parent = unlink(link, self.state.is_quit_rmw(), panics);
+        let mut parent = unlink(link, &self.state, panics);
         loop {
             match Arc::try_unwrap(parent) {
                 Ok(mut node) => {
                     let Some(link) = node.link.take() else { return };
                     let panics = take_panics(&mut node.extra);
-                    parent = unlink(link, node.state.is_quit_rmw(), panics);
+                    parent = unlink(link, &node.state, panics);
                     // `node` drops here with no link: its own `drop` is a no-op.
                 }
                 // Someone else still holds the parent. Should they drop it
@@ -122,7 +126,8 @@ impl Drop for Node {
 /// child and it has no handle left (see the module docs), and releases the
 /// child's hold unless it was quit (a quit child with no holds is done and
 /// released that hold already).
-fn unlink(link: Link, was_quit: bool, panics: Vec<TaskPanic>) -> Arc<Node> {
+fn unlink(link: Link, state: &State, panics: Vec<TaskPanic>) -> Arc<Node> {
+    let was_quit = state.is_quit_rmw();
     let Link {
         parent,
         slot,
@@ -152,10 +157,10 @@ fn unlink(link: Link, was_quit: bool, panics: Vec<TaskPanic>) -> Arc<Node> {
             // Not the last `Arc`: we return one.
             drop(parent.released_last_hold(zero));
         }
-        // A child of a later stage, gone before its stage came.
-        let mut panic = DeferredPanic::default();
-        Node::stage_member_gone(&parent, stage, &mut panic);
-        panic.resume();
+        // A member of the parent's stop order gone unquit.
+        let mut work = Work::default();
+        Node::stage_member_gone(&parent, stage, state, &mut work);
+        work.finish();
     }
     parent
 }

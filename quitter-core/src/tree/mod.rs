@@ -1,8 +1,9 @@
 //! The quit tree: its nodes ([`node`]), each node's state word
 //! ([`state`]), the three walks over it (the quit flowing down, [`quit`];
 //! done flowing up and unlinking on drop, [`lifecycle`]; the report walks,
-//! [`walk`]), the stop order of a node's children ([`stages`]), and a
-//! task's hold on its node ([`hold`], [`slot`]).
+//! [`walk`]), the stop order of a node's children ([`stages`]), the work
+//! list that keeps all of them loops ([`work`]), and a task's hold on its
+//! node ([`hold`], [`slot`]).
 //!
 //! Layers: the tree sits on `report` (the data it fills in), `tasks` (the
 //! registry and count words a node owns) and `waiting` (its quit waiters),
@@ -70,3 +71,4 @@ pub(crate) mod slot;
 pub(crate) mod stages;
 pub(crate) mod state;
 mod walk;
+mod work;

@@ -40,6 +40,9 @@ pub(crate) struct Extra {
     pub(crate) tasks: TaskRegistry,
     pub(crate) quit_waiters: FlagWaiters,
     pub(crate) drain_waiters: FlagWaiters,
+    /// Notified (outside the family lock) when a stage of the children's
+    /// stop order is quit or done, for drivers that keep budgets.
+    pub(crate) stages_changed: Event,
 }
 
 /// A child's place in its parent.
@@ -90,6 +93,7 @@ impl Node {
                 tasks: TaskRegistry::new(),
                 quit_waiters: FlagWaiters::new(),
                 drain_waiters: FlagWaiters::new(),
+                stages_changed: Event::new(),
             })
         })
     }

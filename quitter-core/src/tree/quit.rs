@@ -1,9 +1,9 @@
 //! The two walks flowing down: [`Node::drain`] sets `DRAIN` on a node and
 //! every descendant, and [`Node::quit`] sets `QUIT` (with `DRAIN`, which it
 //! implies), sweeps each node it is the first to quit, and wakes each
-//! node's waiters of the flags it set. Each is a loop with an explicit
-//! stack (no recursion, no task per child). A waker that panics does not
-//! cut a walk short: the walk finishes, then the first panic is resumed.
+//! node's waiters of the flags it set. Each goes through a [`Work`] list
+//! (no recursion, no task per child). A waker that panics does not cut a
+//! walk short: the walk finishes, then the first panic is resumed.
 //!
 //! Both list a node's children under its family lock after setting the
 //! flag, and a child is made under that lock with an RMW of the parent's
@@ -14,98 +14,75 @@ use alloc::vec::Vec;
 
 use super::node::{push_children, Family, Node};
 use super::state::Flag;
+use super::work::Work;
 use crate::report::QuitCause;
 use crate::sync::Arc;
 use crate::trace;
-use crate::waiting::waiters::DeferredPanic;
 
 impl Node {
-    /// Puts this node and every descendant into draining, iteratively.
-    /// Returns `true` if this call started it on `this`.
+    /// Puts this node and every descendant into draining. Returns `true`
+    /// if this call started it on `this`.
     pub(crate) fn drain(this: &Arc<Node>) -> bool {
-        let mut stack: Vec<Arc<Node>> = Vec::new();
-        let mut panic = DeferredPanic::default();
-        let first = Node::drain_one(this, &mut stack, &mut panic);
-        Node::drain_walk(stack, &mut panic);
-        panic.resume();
+        let mut work = Work::default();
+        let first = Node::drain_one(this, &mut work);
+        work.finish();
         first
     }
 
-    fn drain_walk(mut stack: Vec<Arc<Node>>, panic: &mut DeferredPanic) {
-        while let Some(node) = stack.pop() {
-            Node::drain_one(&node, &mut stack, panic);
-        }
-    }
-
-    /// Sets `DRAIN` on one node and pushes its children (even if it was
+    /// Sets `DRAIN` on one node and queues its children (even if it was
     /// draining already: a concurrent drain may not have reached them yet).
     /// A node without `Extra` sets the flag and looks again, as in
     /// [`quit_one`](Node::quit_one).
-    fn drain_one(this: &Arc<Node>, stack: &mut Vec<Arc<Node>>, panic: &mut DeferredPanic) -> bool {
+    pub(super) fn drain_one(this: &Arc<Node>, work: &mut Work) -> bool {
         let first = match this.extra.get() {
             Some(extra) => {
                 let family = extra.family.lock();
                 let first = this.state.drain();
-                push_children(&family, stack);
+                push_children(&family, &mut work.drain);
                 first
             }
             None => {
                 let first = this.state.drain();
-                this.push_children(stack);
+                this.push_children(&mut work.drain);
                 first
             }
         };
         if first {
-            this.wake(Flag::Drain, panic);
+            this.wake(Flag::Drain, work);
         }
         first
     }
 
     /// Wakes the waiters of `flag`, which this caller set.
-    fn wake(&self, flag: Flag, panic: &mut DeferredPanic) {
+    fn wake(&self, flag: Flag, work: &mut Work) {
         // After the flag was set, and after this node's `Extra` was looked
         // for again: a waiter that stored its waker before the flag made
         // the `Extra` first (see `waiting::waiters`).
         if self.extra.get().is_some() {
-            self.waiters(flag).wake_all(panic);
+            self.waiters(flag).wake_all(&mut work.panic);
         }
     }
 
-    /// Quits this node and every descendant, iteratively. Returns `true` if
-    /// this call quit `this` (first cause wins).
+    /// Quits this node and every descendant it reaches (all of them, or
+    /// the stages due: see `stages`). Returns `true` if this call quit
+    /// `this` (first cause wins).
     pub(crate) fn quit(this: &Arc<Node>, cause: QuitCause) -> bool {
         let cause = Arc::new(cause);
-        let mut stack: Vec<Arc<Node>> = Vec::new();
-        let mut panic = DeferredPanic::default();
-        let first = Node::quit_one(this, Some(&cause), &mut stack, &mut panic);
+        let mut work = Work::default();
+        let first = Node::quit_one(this, Some(&cause), &mut work);
         if first {
             trace::quit(&this.span, || this.path(), &cause);
         }
-        Node::quit_walk(stack, &mut panic);
-        // Every descendant is quitting and every waiter woken: now a
-        // waker's panic may go on.
-        panic.resume();
+        // Every descendant reached is quitting and every waiter woken when
+        // this returns; a waker's panic goes on after that.
+        work.finish();
         first
     }
 
-    /// Quits `nodes` and their descendants (a stage of their parent's
-    /// order that is due), with the cause of their nearest ancestor.
-    pub(super) fn quit_all(nodes: Vec<Arc<Node>>, panic: &mut DeferredPanic) {
-        Node::quit_walk(nodes, panic);
-    }
-
-    fn quit_walk(mut stack: Vec<Arc<Node>>, panic: &mut DeferredPanic) {
-        while let Some(node) = stack.pop() {
-            Node::quit_one(&node, None, &mut stack, panic);
-            // `node` may be the last handle: its drop locks its parent,
-            // which this loop does not hold.
-        }
-    }
-
     /// Sets `QUIT` on one node (storing `cause` if this is the node where
-    /// the quit started, and the first quit of it), pushes its children and
-    /// sweeps it if nobody has yet.
-    /// Children are pushed even if the node had already quit: a concurrent
+    /// the quit started, and the first quit of it), queues the children it
+    /// reaches and sweeps it if nobody has yet.
+    /// Children are queued even if the node had already quit: a concurrent
     /// quit may have set the bit without having reached the children yet,
     /// and `quit()` promises that every descendant is quitting when it
     /// returns.
@@ -118,18 +95,17 @@ impl Node {
     /// section, which holds that `try_hold`) shows the child. The same
     /// second look finds a count word made before the quit (see
     /// `make_shard`).
-    fn quit_one(
+    pub(super) fn quit_one(
         this: &Arc<Node>,
         cause: Option<&Arc<QuitCause>>,
-        stack: &mut Vec<Arc<Node>>,
-        panic: &mut DeferredPanic,
+        work: &mut Work,
     ) -> bool {
         let extra = match cause {
             Some(_) => Some(this.extra()),
             None => this.extra.get().map(|extra| &**extra),
         };
         // Children of later stages, upgraded under the lock, drained after
-        // it.
+        // it (a quit implies draining, for the stages to come too).
         let mut later = Vec::new();
         let (outcome, zero) = match extra {
             Some(extra) => {
@@ -138,7 +114,9 @@ impl Node {
                 if let (true, Some(cause)) = (outcome.first, cause) {
                     family.cause = Some(cause.clone());
                 }
-                reached_children(&mut family, outcome.first, stack, &mut later);
+                if reached_children(&mut family, outcome.first, &mut work.quit, &mut later) {
+                    work.stages_changed.push(this.clone());
+                }
                 let zero = outcome
                     .sweeps
                     .then(|| Node::sweep(this, extra, &mut family));
@@ -149,7 +127,10 @@ impl Node {
                 let zero = match this.extra.get() {
                     Some(extra) => {
                         let mut family = extra.family.lock();
-                        reached_children(&mut family, outcome.first, stack, &mut later);
+                        if reached_children(&mut family, outcome.first, &mut work.quit, &mut later)
+                        {
+                            work.stages_changed.push(this.clone());
+                        }
                         outcome
                             .sweeps
                             .then(|| Node::sweep(this, extra, &mut family))
@@ -160,47 +141,48 @@ impl Node {
                 (outcome, zero)
             }
         };
-        // A quit implies draining, for the stages still to come too.
-        Node::drain_walk(later, panic);
+        work.drain.append(&mut later);
         if outcome.first_drain {
-            this.wake(Flag::Drain, panic);
+            this.wake(Flag::Drain, work);
         }
         if outcome.first {
-            this.wake(Flag::Quit, panic);
+            this.wake(Flag::Quit, work);
         }
         if outcome.became_done || zero.flatten().is_some_and(|zero| zero.done) {
-            this.became_done();
+            work.done.push(this.clone());
         }
         outcome.first
     }
 }
 
-/// Pushes the children a quit of their parent reaches (family locked):
+/// Queues the children a quit of their parent reaches (family locked):
 /// all of them, or for a staged parent those of the stages entered so far,
 /// entering the first one at the parent's `first` quit (see `stages`). The
-/// others go to `later`, to be dropped once the lock is let go.
+/// others go to `later`, to be drained once the lock is let go. Returns
+/// whether it entered a stage (the parent's stage event is then due).
 fn reached_children(
     family: &mut Family,
     first: bool,
-    stack: &mut Vec<Arc<Node>>,
+    queue: &mut Vec<Arc<Node>>,
     later: &mut Vec<Arc<Node>>,
-) {
-    let start = stack.len();
-    push_children(family, stack);
+) -> bool {
+    let start = queue.len();
+    push_children(family, queue);
     let Some(stages) = family.stages.as_deref_mut() else {
-        return;
+        return false;
     };
     let entered = if first {
-        stages.enter(0, &stack[start..])
+        stages.enter(0, &queue[start..])
     } else {
         stages.current_number()
     };
     let mut index = start;
-    while index < stack.len() {
-        if stack[index].stage() > entered {
-            later.push(stack.swap_remove(index));
+    while index < queue.len() {
+        if queue[index].stage() > entered {
+            later.push(queue.swap_remove(index));
         } else {
             index += 1;
         }
     }
+    first
 }

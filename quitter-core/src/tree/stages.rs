@@ -17,29 +17,36 @@
 //! Invariants:
 //! - A stage is quit only once every earlier stage is (`current` only
 //!   grows, under the family lock, and the children of the new stage are
-//!   collected under that lock and quit after it is let go).
+//!   collected under that lock and quit after it is let go, by the
+//!   caller's [`Work`]).
 //! - A later stage's child never sees the quit before its stage is
-//!   reached: the quit walk pushes only the current stage's children.
-//! - Progress is checked whenever a child of a quit, staged node becomes
-//!   done or is dropped, so the sequence needs no driver; only budgets do.
-//!   The check looks at the children's state words, which only move
-//!   towards done: a stale look can only miss progress that the child
-//!   that made it will see itself.
+//!   reached: the quit walk queues only the stages entered.
+//! - Counting, so that a child done costs its parent O(1): a child is
+//!   *gone* from the order once, when it becomes done or is dropped unquit
+//!   (its `GONE` bit, set under the parent's family lock). A stage entered
+//!   counts its members not gone yet (`pending`), and each one gone after
+//!   that counts down; the one that takes it to zero makes the stage done
+//!   and, if it is the current one, enters the next. Entering and telling
+//!   gone both happen under the family lock, so each member is counted
+//!   down exactly once, or never counted.
+//! - The stage event is notified after that lock is let go, and after the
+//!   new stage's members are quit (see `work`): a driver woken by it sees
+//!   them quit.
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use event_listener::Event;
 #[cfg(feature = "std")]
 use event_listener::EventListener;
 
 use super::node::{Family, Node};
+use super::state::State;
+use super::work::Work;
 use crate::report::StageReport;
 use crate::sync::Arc;
 use crate::tasks::meta::Started;
-use crate::waiting::waiters::DeferredPanic;
 
 /// A child's place in its parent's stop order, given when it is made
 /// ([`Quitter::child_in`](crate::Quitter::child_in)).
@@ -95,6 +102,8 @@ impl Stage {
 pub(crate) struct StageRecord {
     pub(crate) number: u32,
     pub(crate) budget: Option<Duration>,
+    /// Members not gone yet, counted when the stage is entered.
+    pending: usize,
     /// When it was quit, when every child of it was done.
     pub(crate) quit_at: Started,
     pub(crate) done_at: Started,
@@ -115,10 +124,8 @@ const MEMBER_NAMES: usize = 4;
 pub(crate) struct Stages {
     /// Sorted by number; stage 0 is always the first.
     pub(crate) records: Vec<StageRecord>,
-    /// Index of the stage quit last (meaningful once the node quit).
+    /// Index of the stage entered last (meaningful once the node quit).
     pub(crate) current: usize,
-    /// Notified when a stage is quit or done, for drivers.
-    pub(crate) changed: Event,
 }
 
 impl Stages {
@@ -126,7 +133,6 @@ impl Stages {
         Stages {
             records: alloc::vec![StageRecord::new(Stage::FIRST)],
             current: 0,
-            changed: Event::new(),
         }
     }
 
@@ -149,6 +155,42 @@ impl Stages {
             .binary_search_by_key(&number, |record| record.number)
             .ok()
     }
+
+    /// The number of the stage entered last.
+    pub(super) fn current_number(&self) -> u32 {
+        self.records[self.current].number
+    }
+
+    /// Enters stage `index` and, while it has no member left, the ones
+    /// after it (each recorded as quit and done at once); `children` are
+    /// all the node's live children. Returns the number of the stage
+    /// entered last, whose members are to be quit.
+    pub(super) fn enter(&mut self, mut index: usize, children: &[Arc<Node>]) -> u32 {
+        loop {
+            self.current = index;
+            let last = index + 1 == self.records.len();
+            let record = &mut self.records[index];
+            record.quit_at = Started::now();
+            let number = record.number;
+            for member in members(children, number).filter(|child| !child.state.is_gone()) {
+                if record.pending < MEMBER_NAMES {
+                    record.members.push(member.name.clone());
+                } else {
+                    record.more += 1;
+                }
+                record.pending += 1;
+            }
+            if record.pending > 0 {
+                return number;
+            }
+            record.done = true;
+            record.done_at = record.quit_at;
+            if last {
+                return number;
+            }
+            index += 1;
+        }
+    }
 }
 
 impl StageRecord {
@@ -156,6 +198,7 @@ impl StageRecord {
         StageRecord {
             number: stage.number,
             budget: stage.budget,
+            pending: 0,
             quit_at: Started::NOT_YET,
             done_at: Started::NOT_YET,
             done: false,
@@ -174,42 +217,6 @@ pub(crate) struct StageProgress {
     pub(crate) after: usize,
     pub(crate) budget: Option<Duration>,
     pub(crate) quit_at: Started,
-}
-
-impl Stages {
-    /// The number of the stage entered last.
-    pub(super) fn current_number(&self) -> u32 {
-        self.records[self.current].number
-    }
-
-    /// Enters stage `index` and, while it has no child that is not done
-    /// (among `children`, every child of the node), the ones after it:
-    /// each is recorded as quit, and a passed-over one as done. Returns the
-    /// number of the stage entered last, whose children are to be quit.
-    pub(super) fn enter(&mut self, mut index: usize, children: &[Arc<Node>]) -> u32 {
-        loop {
-            self.current = index;
-            let last = index + 1 == self.records.len();
-            let record = &mut self.records[index];
-            record.quit_at = Started::now();
-            let number = record.number;
-            for (index, child) in members(children, number).enumerate() {
-                if index < MEMBER_NAMES {
-                    record.members.push(child.name.clone());
-                } else {
-                    record.more += 1;
-                }
-            }
-            let pending = members(children, number).any(|child| !child.state.is_done());
-            if pending || last {
-                self.changed.notify(usize::MAX);
-                return number;
-            }
-            record.done_at = Started::now();
-            record.done = true;
-            index += 1;
-        }
-    }
 }
 
 impl Node {
@@ -233,56 +240,72 @@ impl Node {
             .add(stage);
     }
 
-    /// A child of this node in stage `number` became done or was dropped:
-    /// if that was the last one of the current stage, quits the next stage
-    /// (passing over empty ones).
-    pub(super) fn stage_member_gone(this: &Arc<Node>, number: u32, panic: &mut DeferredPanic) {
-        if !this.state.is_staged() || !this.state.is_quit() {
+    /// A child of this node in stage `number` (its state word `member`)
+    /// became done or was dropped unquit: it is gone from the order. If it
+    /// was the last one of the current stage, the next stage is entered
+    /// and its members queued to quit on `work`.
+    pub(super) fn stage_member_gone(
+        this: &Arc<Node>,
+        number: u32,
+        member: &State,
+        work: &mut Work,
+    ) {
+        if !this.state.is_staged() {
             return;
         }
         let Some(extra) = this.extra.get() else {
             return;
         };
         let mut children = Vec::new();
-        let next = {
+        let entered = {
             let mut family = extra.family.lock();
-            super::node::push_children(&family, &mut children);
+            if !member.mark_gone() {
+                return;
+            }
+            let quit = this.state.is_quit();
             let Some(stages) = family.stages.as_deref_mut() else {
                 return;
             };
             let Some(index) = stages.index_of(number) else {
                 return;
             };
+            if !quit || index > stages.current {
+                // Not counted yet: entering the stage will pass it over.
+                return;
+            }
             let record = &mut stages.records[index];
-            if index > stages.current
-                || record.done
-                || members(&children, number).any(|child| !child.state.is_done())
-            {
-                None
+            record.pending -= 1;
+            if record.pending > 0 {
+                return;
+            }
+            record.done = true;
+            record.done_at = Started::now();
+            if index == stages.current && index + 1 < stages.records.len() {
+                super::node::push_children(&family, &mut children);
+                let stages = family.stages.as_deref_mut().expect("staged");
+                Some(stages.enter(index + 1, &children))
             } else {
-                record.done_at = Started::now();
-                record.done = true;
-                stages.changed.notify(usize::MAX);
-                (index == stages.current && index + 1 < stages.records.len())
-                    .then(|| stages.enter(index + 1, &children))
+                None
             }
         };
-        // The lock is let go: the children may be quit (and dropped).
-        if let Some(next) = next {
-            Node::quit_all(members(&children, next).cloned().collect(), panic);
+        // The lock is let go: the next stage's members may be quit (and the
+        // other children dropped).
+        if let Some(number) = entered {
+            work.quit.extend(members(&children, number).cloned());
         }
+        work.stages_changed.push(this.clone());
     }
 
-    #[cfg(feature = "std")]
     /// Quits the stage after `index` now, although stage `index` is not
     /// done: a driver's call when it overran its budget. Returns `false`
     /// (and does nothing) if the node has moved past it already.
+    #[cfg(feature = "std")]
     pub(crate) fn advance_stage(this: &Arc<Node>, index: usize) -> bool {
         let Some(extra) = this.extra.get() else {
             return false;
         };
         let mut children = Vec::new();
-        let next = {
+        let entered = {
             let mut family = extra.family.lock();
             super::node::push_children(&family, &mut children);
             let Some(stages) = family.stages.as_deref_mut() else {
@@ -297,15 +320,17 @@ impl Node {
             stages.records[index].overran = true;
             stages.enter(index + 1, &children)
         };
-        let mut panic = DeferredPanic::default();
-        Node::quit_all(members(&children, next).cloned().collect(), &mut panic);
-        panic.resume();
+        let mut work = Work::default();
+        work.quit.extend(members(&children, entered).cloned());
+        work.stages_changed.push(this.clone());
+        drop(children);
+        work.finish();
         true
     }
 
-    #[cfg(feature = "std")]
     /// The stage being stopped now, for a driver; `None` if the node is
     /// not staged, not quit, or its current stage is its last or done.
+    #[cfg(feature = "std")]
     pub(crate) fn stage_progress(&self) -> Option<StageProgress> {
         if !self.state.is_staged() || !self.state.is_quit() {
             return None;
@@ -325,13 +350,15 @@ impl Node {
         })
     }
 
-    #[cfg(feature = "std")]
     /// A listener for changes of this node's stages (a stage quit or
     /// done), made before a driver looks at [`stage_progress`]
     /// (event-listener's pattern). `None` if the node is not staged.
+    #[cfg(feature = "std")]
     pub(crate) fn listen_stages(&self) -> Option<EventListener> {
-        let family = self.extra.get()?.family.lock();
-        Some(family.stages.as_deref()?.changed.listen())
+        if !self.state.is_staged() {
+            return None;
+        }
+        Some(self.extra.get()?.stages_changed.listen())
     }
 }
 
@@ -376,11 +403,18 @@ impl Node {
             })
             .collect();
         drop(family);
-        // What hangs in each stage: the live tasks under its children.
+        // What hangs in each stage: the live tasks under its children; and
+        // the names of a stage not reached yet, from its live children.
         let mut records = records;
         for record in &mut records {
-            for child in members(&children, record.number) {
+            let named = !record.members.is_empty() || record.more > 0;
+            for (index, child) in members(&children, record.number).enumerate() {
                 record.hung.extend(Node::live_tasks(child));
+                if !named && index < MEMBER_NAMES {
+                    record.members.push(child.name.clone());
+                } else if !named {
+                    record.more += 1;
+                }
             }
         }
         records

@@ -8,7 +8,9 @@
 //!   bit 2      KEEP    the node holds an `Arc` of itself for its holds
 //!   bit 3      DRAIN   set once (by a drain or the quit), never cleared
 //!   bit 4      STAGED  set once: a child has a later stage (see `stages`)
-//!   bits 5..   holds   live tasks + children that are not done yet
+//!   bit 5      GONE    set once: gone from its parent's stop order (done,
+//!                      or dropped), told under the parent's family lock
+//!   bits 6..   holds   live tasks + children that are not done yet
 //! ```
 //!
 //! Two phases. While `SWEPT` is clear, tasks are counted in per-thread
@@ -42,7 +44,10 @@ const SWEPT: usize = 2;
 const KEEP: usize = 4;
 const DRAIN: usize = 8;
 const STAGED: usize = 16;
-const HOLD: usize = 32;
+const GONE: usize = 32;
+const HOLD: usize = 64;
+/// The flags that say nothing about being done.
+const MARKS: usize = SWEPT | KEEP | DRAIN | STAGED | GONE;
 const FLAGS: usize = HOLD - 1;
 /// What the central count carries while per-thread words may be below
 /// zero: a quarter of the word.
@@ -135,6 +140,17 @@ impl State {
         self.0.fetch_or(STAGED, Ordering::AcqRel);
     }
 
+    /// Marks the node gone from its parent's stop order; `false` if it
+    /// was already (under the parent's family lock, see `stages`).
+    pub(crate) fn mark_gone(&self) -> bool {
+        self.0.fetch_or(GONE, Ordering::AcqRel) & GONE == 0
+    }
+
+    /// Has the node been told gone from its parent's stop order?
+    pub(crate) fn is_gone(&self) -> bool {
+        self.0.load(Ordering::Acquire) & GONE != 0
+    }
+
     /// Does a child have a later stage? One load.
     #[inline]
     pub(crate) fn is_staged(&self) -> bool {
@@ -160,7 +176,7 @@ impl State {
     /// Quit and nothing holds the node open.
     #[inline]
     pub(crate) fn is_done(&self) -> bool {
-        self.0.load(Ordering::Acquire) & !(SWEPT | KEEP | DRAIN | STAGED) == QUIT
+        self.0.load(Ordering::Acquire) & !MARKS == QUIT
     }
 
     /// The holds counted here, without the bias, and whether the node is
@@ -206,7 +222,7 @@ impl State {
             first_drain: previous & DRAIN == 0,
             sweeps: previous & SWEPT == 0,
             // Swept by a last handle's drop, settled with no holds left.
-            became_done: previous & !(KEEP | DRAIN | STAGED) == SWEPT,
+            became_done: previous & !(MARKS & !SWEPT) == SWEPT,
         }
     }
 

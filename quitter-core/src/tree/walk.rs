@@ -70,8 +70,8 @@ impl Node {
         }
     }
 
-    /// Every node of the subtree that has quit and has a stop order, with
-    /// its path (for stage drivers and the timeline).
+    /// Every node of the subtree with a stop order, with its path (for
+    /// stage drivers and the timeline).
     pub(crate) fn staged_nodes(this: &Arc<Node>) -> Vec<(String, Arc<Node>)> {
         let mut found = Vec::new();
         let mut stack = alloc::vec![this.clone()];
@@ -79,7 +79,7 @@ impl Node {
         while let Some(node) = stack.pop() {
             node.push_children(&mut children);
             stack.append(&mut children);
-            if node.state.is_staged() && node.state.is_quit() {
+            if node.state.is_staged() {
                 found.push((node.path(), node));
             }
         }

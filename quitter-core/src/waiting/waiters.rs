@@ -111,9 +111,9 @@ pub(crate) struct DeferredPanic(
 );
 
 impl DeferredPanic {
-    /// Runs `wake`; with `std`, a panic in it is caught and the first one
-    /// kept, to be [resumed](Self::resume) later.
-    fn run(&mut self, wake: impl FnOnce()) {
+    /// Runs `wake` (user code: wakers); with `std`, a panic in it is
+    /// caught and the first one kept, to be [resumed](Self::resume) later.
+    pub(crate) fn run(&mut self, wake: impl FnOnce()) {
         #[cfg(feature = "std")]
         if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(wake)) {
             self.0.get_or_insert(payload);
