@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{block_on, manual_deadline, never};
+use common::{block_on, manual_deadline, never, yield_now};
 use futures::channel::mpsc;
 use futures::join;
 use quitter_core::{MainRunner, Quitter};
@@ -143,19 +143,4 @@ fn a_one_shot_source_completing_during_the_drain_is_not_an_event() {
         assert_eq!(report.exit_code(), 0, "{report}");
         assert_eq!(report.cause.label, "signal");
     }
-}
-
-/// Returns `Pending` once (waking itself), so that `join!` polls the
-/// runner before the driver goes on.
-async fn yield_now() {
-    let mut yielded = false;
-    futures::future::poll_fn(|cx| {
-        if yielded {
-            return std::task::Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
-    })
-    .await;
 }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::{block_on, scaled, within};
+use common::{block_on, scaled, within, yield_now};
 use futures::channel::{mpsc, oneshot};
 use futures::join;
 use quitter_core::{MainRunner, Quitter, Stage};
@@ -312,19 +312,4 @@ fn a_timeline_without_hangs_reads_short() {
             "{text}"
         );
     });
-}
-
-/// Returns `Pending` once (waking itself), so that `join!` polls the
-/// runner before the driver goes on.
-async fn yield_now() {
-    let mut yielded = false;
-    futures::future::poll_fn(|cx| {
-        if yielded {
-            return std::task::Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
-    })
-    .await;
 }

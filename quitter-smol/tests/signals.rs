@@ -25,6 +25,19 @@ fn raise(signal: Signal) {
     kill_process(getpid(), signal).expect("kill");
 }
 
+/// Spawns a task named "stuck" on `quitter` that never returns, and waits
+/// for its first poll (a tracked task is named from then on).
+fn spawn_stuck(quitter: &Quitter) {
+    let (polled, first_poll) = async_channel::bounded(1);
+    spawn(quitter, "stuck", async move {
+        let _ = polled.send(()).await;
+        pending::<()>().await
+    })
+    .unwrap()
+    .detach();
+    smol::block_on(first_poll.recv()).unwrap();
+}
+
 /// The next item of `stream`, within a generous bound.
 async fn next<S: futures_core::Stream<Item = &'static str> + Unpin>(
     stream: &mut S,
@@ -48,15 +61,7 @@ fn a_second_sigint_during_the_wait_ends_it_at_once_with_forced() {
         .timeout(quit_timeout)
         .signals()
         .expect("install the handlers");
-    let (polled, first_poll) = async_channel::bounded(1);
-    spawn(&root, "stuck", async move {
-        let _ = polled.send(()).await;
-        pending::<()>().await
-    })
-    .unwrap()
-    .detach();
-    // A tracked task is named from its first poll on.
-    smol::block_on(first_poll.recv()).unwrap();
+    spawn_stuck(&root);
 
     let started = Instant::now();
     let signaller = async {
@@ -168,14 +173,7 @@ fn sigterm_drains_first_a_second_skips_the_lame_duck_a_third_forces() {
         .timeout(Duration::from_secs(60))
         .signals()
         .expect("install the handlers");
-    let (polled, first_poll) = async_channel::bounded(1);
-    spawn(&http, "stuck", async move {
-        let _ = polled.send(()).await;
-        pending::<()>().await
-    })
-    .unwrap()
-    .detach();
-    smol::block_on(first_poll.recv()).unwrap();
+    spawn_stuck(&http);
 
     let started = Instant::now();
     let signaller = async {

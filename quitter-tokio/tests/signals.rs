@@ -19,6 +19,18 @@ fn raise(signal: libc::c_int) {
     assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
 }
 
+/// Spawns a task named "stuck" on `quitter` that never returns, and waits
+/// for its first poll (a tracked task is named from then on).
+async fn spawn_stuck(quitter: &Quitter) {
+    let (polled, first_poll) = tokio::sync::oneshot::channel();
+    quitter_tokio::spawn(quitter, "stuck", async move {
+        let _ = polled.send(());
+        std::future::pending::<()>().await
+    })
+    .unwrap();
+    first_poll.await.unwrap();
+}
+
 /// The next item of `stream`, within a generous bound.
 async fn next<S: Stream<Item = &'static str> + Unpin>(stream: &mut S) -> &'static str {
     let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx));
@@ -36,14 +48,7 @@ async fn a_second_sigint_during_the_wait_ends_it_at_once_with_forced() {
         .timeout(Duration::from_secs(60))
         .signals()
         .expect("install the handlers");
-    let (polled, first_poll) = tokio::sync::oneshot::channel();
-    quitter_tokio::spawn(&root, "stuck", async move {
-        let _ = polled.send(());
-        std::future::pending::<()>().await
-    })
-    .unwrap();
-    // A tracked task is named from its first poll on.
-    first_poll.await.unwrap();
+    spawn_stuck(&root).await;
 
     let started = Instant::now();
     let signaller = async {
@@ -156,13 +161,7 @@ async fn sigterm_drains_first_a_second_skips_the_lame_duck_a_third_forces() {
         .timeout(Duration::from_secs(60))
         .signals()
         .expect("install the handlers");
-    let (polled, first_poll) = tokio::sync::oneshot::channel();
-    quitter_tokio::spawn(&http, "stuck", async move {
-        let _ = polled.send(());
-        std::future::pending::<()>().await
-    })
-    .unwrap();
-    first_poll.await.unwrap();
+    spawn_stuck(&http).await;
 
     let started = Instant::now();
     let signaller = async {

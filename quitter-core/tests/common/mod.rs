@@ -61,6 +61,21 @@ pub fn within<T: Send + 'static>(
     }
 }
 
+/// Returns `Pending` once (waking itself), so that a `join!` polls its
+/// other futures (a runner) before this one goes on.
+pub async fn yield_now() {
+    let mut yielded = false;
+    futures::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await;
+}
+
 /// A task body that returns once its quitter quits.
 pub fn until_quit(q: Quitter) {
     futures::executor::block_on(q.quitted());
