@@ -253,9 +253,39 @@ fn is_quitting(c: &mut Criterion) {
     group.finish();
 }
 
+/// The readiness check (a lame duck's `!is_draining()`), in the same shape
+/// as `is_quitting` and beside it in the run: `ratios.py` prints it against
+/// `is_quitting` as well as against `is_cancelled`.
+fn is_draining(c: &mut Criterion) {
+    let mut group = c.benchmark_group("is_draining");
+    let root = Quitter::new("main");
+    let token = CancellationToken::new();
+    group.bench_function(BenchmarkId::new("quitter", "uncontended"), |b| {
+        b.iter(|| black_box(&root).is_draining())
+    });
+    group.bench_function(BenchmarkId::new("tokio_util", "uncontended"), |b| {
+        b.iter(|| black_box(&token).is_cancelled())
+    });
+    group.bench_function(BenchmarkId::new("quitter", "contended"), |b| {
+        b.iter_custom(|iters| {
+            contended(iters, || {
+                black_box(black_box(&root).is_draining());
+            })
+        })
+    });
+    group.bench_function(BenchmarkId::new("tokio_util", "contended"), |b| {
+        b.iter_custom(|iters| {
+            contended(iters, || {
+                black_box(black_box(&token).is_cancelled());
+            })
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = is_quitting, child, spawn, fan_out
+    targets = is_quitting, is_draining, child, spawn, fan_out
 }
 criterion_main!(benches);

@@ -25,7 +25,7 @@ def fmt(ns):
             return f"{ns / scale:.2f} {unit}"
     return f"{ns:.1f} ns"
 
-print(f"{'bench':<34} {'quitter':>11} {'peer':>11}  {'ratio':>6}")
+print(f"{'bench':<40} {'quitter':>11} {'peer':>11}  {'ratio':>6}")
 for (group, impl, case), ours in sorted(medians.items()):
     if impl != "quitter":
         continue
@@ -33,11 +33,17 @@ for (group, impl, case), ours in sorted(medians.items()):
         theirs = medians.get((group, peer, case))
         if theirs:
             name = f"{group}/{case} vs {peer}"
-            print(f"{name:<34} {fmt(ours):>11} {fmt(theirs):>11}  {ours / theirs:>6.2f}")
+            print(f"{name:<40} {fmt(ours):>11} {fmt(theirs):>11}  {ours / theirs:>6.2f}")
+    # is_draining against is_quitting, both quitter's, from the same run.
+    if group == "is_draining":
+        theirs = medians.get(("is_quitting", "quitter", case))
+        if theirs:
+            name = f"{group}/{case} vs is_quitting"
+            print(f"{name:<40} {fmt(ours):>11} {fmt(theirs):>11}  {ours / theirs:>6.2f}")
 
 memory = os.path.join(target, "tmp", "memory.json")
 if os.path.exists(memory):
-    print(f"\n{'bytes per item':<34} {'quitter':>11} {'tokio-util':>11}  {'ratio':>6}")
+    print(f"\n{'bytes per item':<40} {'quitter':>11} {'tokio-util':>11}  {'ratio':>6}")
     for name, (ours, theirs) in json.load(open(memory)).items():
         ratio = f"{ours / theirs:.2f}" if theirs else "-"
-        print(f"{name:<34} {ours:>11.1f} {theirs:>11.1f}  {ratio:>6}")
+        print(f"{name:<40} {ours:>11.1f} {theirs:>11.1f}  {ratio:>6}")
