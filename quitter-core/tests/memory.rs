@@ -116,3 +116,17 @@ fn pending_waiters_and_tracked_futures_allocate_nothing() {
     }
     assert!(root.is_done());
 }
+
+/// A pending waiter lives inside its task, so its size is the task's
+/// size: `Quitted` stays six words (its waiter entry and the node
+/// reference; the flag it waits for is a type, not a field), and the
+/// draining and owned forms are no larger.
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn waiting_futures_stay_six_words() {
+    use std::mem::size_of;
+    assert_eq!(size_of::<quitter_core::Quitted<'static>>(), 48);
+    assert_eq!(size_of::<quitter_core::Draining<'static>>(), 48);
+    assert_eq!(size_of::<quitter_core::QuittedOwned>(), 48);
+    assert_eq!(size_of::<quitter_core::DrainingOwned>(), 48);
+}

@@ -31,6 +31,27 @@ use crate::tree::node::Node;
 use crate::tree::state::Flag;
 use crate::waiting::waiters::WaiterEntry;
 
+/// Which flag a [`FlagWait`] waits for, as a type: a field would make
+/// every pending `Quitted` a word larger (and a task holding one can
+/// cross a size class of the runtime's allocator).
+pub(crate) trait FlagKind {
+    const FLAG: Flag;
+}
+
+/// Waits for `QUIT`.
+pub(crate) struct QuitKind;
+
+/// Waits for `DRAIN`.
+pub(crate) struct DrainKind;
+
+impl FlagKind for QuitKind {
+    const FLAG: Flag = Flag::Quit;
+}
+
+impl FlagKind for DrainKind {
+    const FLAG: Flag = Flag::Drain;
+}
+
 /// What a waiting future holds its node by: a borrow or a handle.
 pub(crate) trait NodeRef {
     fn node(&self) -> &Node;
@@ -51,48 +72,50 @@ impl NodeRef for Quitter {
 pin_project! {
     /// A wait for one of the node's flags; the inside of [`Quitted`],
     /// [`Draining`] and their owned forms.
-    pub(crate) struct FlagWait<R: NodeRef> {
+    pub(crate) struct FlagWait<R: NodeRef, K: FlagKind> {
         handle: R,
-        flag: Flag,
+        kind: core::marker::PhantomData<fn() -> K>,
         // Its place in the node's waiters of `flag`, linked at the first
         // pending poll; the `Drop` takes it out if the flag's walk has not.
         #[pin]
         entry: WaiterEntry,
     }
 
-    impl<R: NodeRef> PinnedDrop for FlagWait<R> {
+    impl<R: NodeRef, K: FlagKind> PinnedDrop for FlagWait<R, K> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             let entry = this.entry.into_ref();
             // In no list: ours to end (after the walk's last touch, see
             // `is_linked`). Linked: take it out first.
             if entry.is_linked() {
-                this.handle.node().waiters(*this.flag).cancel(entry);
+                this.handle.node().waiters(K::FLAG).cancel(entry);
             }
         }
     }
 }
 
-impl<R: NodeRef> FlagWait<R> {
-    fn new(handle: R, flag: Flag) -> Self {
+impl<R: NodeRef, K: FlagKind> FlagWait<R, K> {
+    const FLAG: Flag = K::FLAG;
+
+    fn new(handle: R) -> Self {
         FlagWait {
             handle,
-            flag,
+            kind: core::marker::PhantomData,
             entry: WaiterEntry::new(),
         }
     }
 
     fn is_set(&self) -> bool {
-        self.flag.is_set(&self.handle.node().state)
+        Self::FLAG.is_set(&self.handle.node().state)
     }
 }
 
-impl<R: NodeRef> Future for FlagWait<R> {
+impl<R: NodeRef, K: FlagKind> Future for FlagWait<R, K> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
-        let (node, flag) = (this.handle.node(), *this.flag);
+        let (node, flag) = (this.handle.node(), Self::FLAG);
         if flag.is_set(&node.state) {
             // If linked, the walk takes the entry out, or our drop will.
             return Poll::Ready(());
@@ -187,32 +210,32 @@ waiting_future! {
     /// waiters (it allocates nothing), so it is `!Unpin`: pin it
     /// (`std::pin::pin!`, `Box::pin`) to poll it by hand; `.await` and
     /// `select!` do that already.
-    Quitted<'a>, FlagWait<&'a Node>, "quit"
+    Quitted<'a>, FlagWait<&'a Node, QuitKind>, "quit"
 }
 
 waiting_future! {
     /// [`Quitted`] holding its own handle, so it is `'static`: to hand to
     /// `tokio::spawn` or to a server's graceful-shutdown hook. See
     /// [`Quitter::quitted_owned`].
-    QuittedOwned, FlagWait<Quitter>, "quit"
+    QuittedOwned, FlagWait<Quitter, QuitKind>, "quit"
 }
 
 waiting_future! {
     /// Ready once the quitter is draining (or quitting, which implies it).
     /// See [`Quitter::draining`]. `!Unpin`, as [`Quitted`].
-    Draining<'a>, FlagWait<&'a Node>, "draining"
+    Draining<'a>, FlagWait<&'a Node, DrainKind>, "draining"
 }
 
 waiting_future! {
     /// [`Draining`] holding its own handle, so it is `'static`. See
     /// [`Quitter::draining_owned`].
-    DrainingOwned, FlagWait<Quitter>, "draining"
+    DrainingOwned, FlagWait<Quitter, DrainKind>, "draining"
 }
 
 impl<'a> Quitted<'a> {
     pub(crate) fn new(node: &'a Node) -> Self {
         Quitted {
-            wait: FlagWait::new(node, Flag::Quit),
+            wait: FlagWait::new(node),
         }
     }
 }
@@ -220,7 +243,7 @@ impl<'a> Quitted<'a> {
 impl QuittedOwned {
     pub(crate) fn new(quitter: Quitter) -> Self {
         QuittedOwned {
-            wait: FlagWait::new(quitter, Flag::Quit),
+            wait: FlagWait::new(quitter),
         }
     }
 }
@@ -228,7 +251,7 @@ impl QuittedOwned {
 impl<'a> Draining<'a> {
     pub(crate) fn new(node: &'a Node) -> Self {
         Draining {
-            wait: FlagWait::new(node, Flag::Drain),
+            wait: FlagWait::new(node),
         }
     }
 }
@@ -236,7 +259,7 @@ impl<'a> Draining<'a> {
 impl DrainingOwned {
     pub(crate) fn new(quitter: Quitter) -> Self {
         DrainingOwned {
-            wait: FlagWait::new(quitter, Flag::Drain),
+            wait: FlagWait::new(quitter),
         }
     }
 }

@@ -157,10 +157,13 @@ fn unlink(link: Link, state: &State, panics: Vec<TaskPanic>) -> Arc<Node> {
             // Not the last `Arc`: we return one.
             drop(parent.released_last_hold(zero));
         }
-        // A member of the parent's stop order gone unquit.
-        let mut work = Work::default();
-        Node::stage_member_gone(&parent, stage, state, &mut work);
-        work.finish();
+        // A member of the parent's stop order gone unquit (nothing to do,
+        // and no work list, for a parent without stages).
+        if parent.state.is_staged() {
+            let mut work = Work::default();
+            Node::stage_member_gone(&parent, stage, state, &mut work);
+            work.finish();
+        }
     }
     parent
 }

@@ -227,10 +227,18 @@ impl Node {
 
     /// Records `stage` for a new child of this node (family locked), and
     /// marks the node staged at its first later stage.
+    #[inline]
     pub(super) fn add_stage(&self, family: &mut Family, stage: Stage) {
         if stage == Stage::FIRST && family.stages.is_none() {
             return;
         }
+        self.add_stage_slow(family, stage);
+    }
+
+    /// [`add_stage`](Self::add_stage) past its check, out of line: a
+    /// plain child pays only the check.
+    #[inline(never)]
+    fn add_stage_slow(&self, family: &mut Family, stage: Stage) {
         if family.stages.is_none() {
             self.state.mark_staged();
         }
@@ -244,15 +252,22 @@ impl Node {
     /// became done or was dropped unquit: it is gone from the order. If it
     /// was the last one of the current stage, the next stage is entered
     /// and its members queued to quit on `work`.
+    #[inline]
     pub(super) fn stage_member_gone(
         this: &Arc<Node>,
         number: u32,
         member: &State,
         work: &mut Work,
     ) {
-        if !this.state.is_staged() {
-            return;
+        // One load for a node without stages (a child done or dropped: the
+        // hot path of a child per connection).
+        if this.state.is_staged() {
+            Node::staged_member_gone(this, number, member, work);
         }
+    }
+
+    #[inline(never)]
+    fn staged_member_gone(this: &Arc<Node>, number: u32, member: &State, work: &mut Work) {
         let Some(extra) = this.extra.get() else {
             return;
         };
