@@ -254,18 +254,23 @@ impl Node {
         let mut family = this.extra().family.lock();
         // Four billion live children of one node (400 GB of nodes) cannot
         // happen; refused rather than linked under a wrong key.
-        let slot = u32::try_from(family.children.vacant_key()).map_err(|_| AlreadyQuit)?;
+        let Ok(slot) = u32::try_from(family.children.vacant_key()) else {
+            return Err(AlreadyQuit);
+        };
         // Under the lock, against the drain walk: draining as this RMW
         // finds it, or listed before the walk lists the children.
-        let draining = this.state.try_hold_draining().ok_or(AlreadyQuit)?;
+        let Some(draining) = this.state.try_hold_draining() else {
+            return Err(AlreadyQuit);
+        };
         this.add_stage(&mut family, stage);
+        let entry = family.children.vacant_entry();
         let link = Link {
             parent: this.clone(),
             slot,
             stage: stage.number,
         };
         let child = Arc::new(Node::new(name, Some(link), draining));
-        family.children.insert(Arc::downgrade(&child));
+        entry.insert(Arc::downgrade(&child));
         Ok(child)
     }
 
