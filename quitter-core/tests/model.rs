@@ -298,13 +298,25 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// 1000 cases, or `PROPTEST_CASES` when set (Miri runs a few).
+/// 1000 cases, or `PROPTEST_CASES` when set (Miri runs a few). Under Miri,
+/// which keeps a test off the file system, the regressions file is not read
+/// (native runs replay it), and cases come from the XorShift generator:
+/// ChaCha's, the default, costs Miri several seconds per case.
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|cases| cases.parse().ok())
         .unwrap_or(1000);
-    ProptestConfig::with_cases(cases)
+    let config = ProptestConfig::with_cases(cases);
+    if cfg!(miri) {
+        ProptestConfig {
+            failure_persistence: None,
+            rng_algorithm: proptest::test_runner::RngAlgorithm::XorShift,
+            ..config
+        }
+    } else {
+        config
+    }
 }
 
 proptest! {
