@@ -40,7 +40,7 @@ impl Node {
         }
     }
 
-    /// The sweep (see [`State`](super::state::State)): closes the per-thread count words and
+    /// The sweep (see [`State`]): closes the per-thread count words and
     /// settles the state word. Run once, by the caller whose `quit` or
     /// `close` set `SWEPT`, with `family` (of `extra`, the node's) locked.
     pub(super) fn sweep(this: &Arc<Node>, extra: &Extra, family: &mut Family) -> Option<Zero> {

@@ -44,7 +44,6 @@ use event_listener::EventListener;
 use super::node::{Family, Node};
 use super::state::State;
 use super::work::Work;
-use crate::report::StageReport;
 use crate::sync::Arc;
 use crate::tasks::meta::Started;
 
@@ -118,7 +117,7 @@ pub(crate) struct StageRecord {
 }
 
 /// How many children's names a stage keeps for the report.
-const MEMBER_NAMES: usize = 4;
+pub(super) const MEMBER_NAMES: usize = 4;
 
 /// A node's stage table (see the module docs).
 pub(crate) struct Stages {
@@ -366,7 +365,7 @@ impl Node {
     }
 
     /// A listener for changes of this node's stages (a stage quit or
-    /// done), made before a driver looks at [`stage_progress`]
+    /// done), made before a driver looks at [`stage_progress`](Node::stage_progress)
     /// (event-listener's pattern). `None` if the node is not staged.
     #[cfg(feature = "std")]
     pub(crate) fn listen_stages(&self) -> Option<EventListener> {
@@ -378,60 +377,6 @@ impl Node {
 }
 
 /// The children in stage `number`.
-fn members(children: &[Arc<Node>], number: u32) -> impl Iterator<Item = &Arc<Node>> {
+pub(super) fn members(children: &[Arc<Node>], number: u32) -> impl Iterator<Item = &Arc<Node>> {
     children.iter().filter(move |child| child.stage() == number)
-}
-
-impl Node {
-    /// The timeline of this node's stages (`path` is its path), offsets
-    /// from `since` (the first quit event); `None` if it is not staged.
-    pub(crate) fn stage_reports(this: &Arc<Node>, path: &str, since: Started) -> Vec<StageReport> {
-        let mut children = Vec::new();
-        this.push_children(&mut children);
-        let Some(extra) = this.extra.get() else {
-            return Vec::new();
-        };
-        let family = extra.family.lock();
-        let Some(stages) = family.stages.as_deref() else {
-            return Vec::new();
-        };
-        let count = stages.records.len();
-        let reached = stages.current;
-        let records: Vec<_> = stages
-            .records
-            .iter()
-            .enumerate()
-            .map(|(index, record)| StageReport {
-                path: path.into(),
-                number: record.number,
-                position: index + 1,
-                count,
-                members: record.members.clone(),
-                more: record.more,
-                quit_at: record.quit_at.since(since),
-                took: record.done_at.since(record.quit_at),
-                quit: this.state.is_quit() && index <= reached,
-                done: record.done,
-                budget: record.budget,
-                overran: record.overran,
-                hung: Vec::new(),
-            })
-            .collect();
-        drop(family);
-        // What hangs in each stage: the live tasks under its children; and
-        // the names of a stage not reached yet, from its live children.
-        let mut records = records;
-        for record in &mut records {
-            let named = !record.members.is_empty() || record.more > 0;
-            for (index, child) in members(&children, record.number).enumerate() {
-                record.hung.extend(Node::live_tasks(child));
-                if !named && index < MEMBER_NAMES {
-                    record.members.push(child.name.clone());
-                } else if !named {
-                    record.more += 1;
-                }
-            }
-        }
-        records
-    }
 }

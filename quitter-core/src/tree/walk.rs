@@ -1,14 +1,17 @@
 //! The report walks: every node of a subtree, depth first, in a loop with
 //! an explicit stack, each visited with no lock held, to gather its live
-//! tasks ([`Node::live_tasks`]) or its panics ([`Node::panics`]).
+//! tasks ([`Node::live_tasks`]), its panics ([`Node::panics`]) or its
+//! staged nodes; and one staged node's timeline ([`Node::stage_reports`]).
 
 use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::node::{join_path, Node};
-use crate::report::{QuitterTasks, TaskPanic};
+use super::stages::{members, MEMBER_NAMES};
+use crate::report::{QuitterTasks, StageReport, TaskPanic};
 use crate::sync::Arc;
+use crate::tasks::meta::Started;
 
 impl Node {
     /// Every node of the subtree with live tasks, with its path and tasks,
@@ -84,5 +87,59 @@ impl Node {
             }
         }
         found
+    }
+}
+
+impl Node {
+    /// The timeline of this node's stages (`path` is its path), offsets
+    /// from `since` (the first quit event); `None` if it is not staged.
+    pub(crate) fn stage_reports(this: &Arc<Node>, path: &str, since: Started) -> Vec<StageReport> {
+        let mut children = Vec::new();
+        this.push_children(&mut children);
+        let Some(extra) = this.extra.get() else {
+            return Vec::new();
+        };
+        let family = extra.family.lock();
+        let Some(stages) = family.stages.as_deref() else {
+            return Vec::new();
+        };
+        let count = stages.records.len();
+        let reached = stages.current;
+        let records: Vec<_> = stages
+            .records
+            .iter()
+            .enumerate()
+            .map(|(index, record)| StageReport {
+                path: path.into(),
+                number: record.number,
+                position: index + 1,
+                count,
+                members: record.members.clone(),
+                more: record.more,
+                quit_at: record.quit_at.since(since),
+                took: record.done_at.since(record.quit_at),
+                quit: this.state.is_quit() && index <= reached,
+                done: record.done,
+                budget: record.budget,
+                overran: record.overran,
+                hung: Vec::new(),
+            })
+            .collect();
+        drop(family);
+        // What hangs in each stage: the live tasks under its children; and
+        // the names of a stage not reached yet, from its live children.
+        let mut records = records;
+        for record in &mut records {
+            let named = !record.members.is_empty() || record.more > 0;
+            for (index, child) in members(&children, record.number).enumerate() {
+                record.hung.extend(Node::live_tasks(child));
+                if !named && index < MEMBER_NAMES {
+                    record.members.push(child.name.clone());
+                } else if !named {
+                    record.more += 1;
+                }
+            }
+        }
+        records
     }
 }
