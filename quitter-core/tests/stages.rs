@@ -74,6 +74,25 @@ fn empty_and_idle_stages_are_passed_over() {
     assert!(root.is_done());
 }
 
+/// Found by the model: a child done before its parent had any stage (so
+/// it told its parent nothing) must not be counted when the parent, staged
+/// later, enters that stage; else the stage never ends.
+#[test]
+fn a_child_done_before_its_parent_was_staged_does_not_stall_it() {
+    let root = Quitter::new("main");
+    let service = root.child_in("service", Stage::new(1)).unwrap();
+    let done_early = service.child("done early").unwrap();
+    done_early.quit(); // idle: done at once, before `service` has stages
+    assert!(done_early.is_done());
+    let later = service.child_in("later", Stage::new(1)).unwrap();
+    root.quit();
+    assert!(
+        later.is_quitting(),
+        "service's stage 0 holds only a done child"
+    );
+    assert!(root.is_done());
+}
+
 #[test]
 fn a_sub_tree_quit_on_its_own_keeps_its_order() {
     let root = Quitter::new("main");

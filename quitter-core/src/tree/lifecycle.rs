@@ -81,14 +81,14 @@ impl Node {
                 done_event.notify(usize::MAX);
             });
             let Some(link) = &node.link else { return };
-            let zero = link.parent.state.release();
+            let (zero, staged) = link.parent.state.release_staged();
             if let Some(Zero { keep: true, .. }) = zero {
                 // Not the last `Arc`: `link` owns one.
                 drop(link.parent.take_keep());
             }
             // A member of the parent's stop order is gone: its stage may
             // be done and the next one due.
-            Node::stage_member_gone(&link.parent, link.stage, &node.state, work);
+            Node::stage_member_gone(&link.parent, staged, link.stage, &node.state, work);
             if !zero.is_some_and(|zero| zero.done) {
                 return;
             }
@@ -153,15 +153,16 @@ fn unlink(link: Link, state: &State, panics: Vec<TaskPanic>) -> Arc<Node> {
         parent.became_done();
     }
     if !was_quit {
-        if let Some(zero) = parent.state.release() {
+        let (zero, staged) = parent.state.release_staged();
+        if let Some(zero) = zero {
             // Not the last `Arc`: we return one.
             drop(parent.released_last_hold(zero));
         }
         // A member of the parent's stop order gone unquit (nothing to do,
         // and no work list, for a parent without stages).
-        if parent.state.is_staged() {
+        if staged {
             let mut work = Work::default();
-            Node::stage_member_gone(&parent, stage, state, &mut work);
+            Node::stage_member_gone(&parent, staged, stage, state, &mut work);
             work.finish();
         }
     }

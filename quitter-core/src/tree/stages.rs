@@ -21,14 +21,18 @@
 //!   caller's [`Work`]).
 //! - A later stage's child never sees the quit before its stage is
 //!   reached: the quit walk queues only the stages entered.
-//! - Counting, so that a child done costs its parent O(1): a child is
-//!   *gone* from the order once, when it becomes done or is dropped unquit
-//!   (its `GONE` bit, set under the parent's family lock). A stage entered
-//!   counts its members not gone yet (`pending`), and each one gone after
-//!   that counts down; the one that takes it to zero makes the stage done
-//!   and, if it is the current one, enters the next. Entering and telling
-//!   gone both happen under the family lock, so each member is counted
-//!   down exactly once, or never counted.
+//! - Counting, so that a child done costs its parent O(1): a stage
+//!   entered counts its members that are not done (`pending`) and marks
+//!   each `COUNTED` (under the family lock). A member tells its parent once
+//!   that it is gone, when it becomes done or is dropped unquit, under the
+//!   same lock; a counted one counts down, and the one that takes the stage
+//!   to zero makes it done and, if it is the current one, enters the next.
+//!   A member done before its stage was entered is not counted: either its
+//!   telling came first (then its done preceded the entering, under the
+//!   lock, and entering sees it done), or it told nothing because the
+//!   parent was not staged yet as its release RMW on the parent found it
+//!   (then that RMW precedes the marking of the parent as staged, which
+//!   the entering follows: entering sees it done too).
 //! - The stage event is notified after that lock is let go, and after the
 //!   new stage's members are quit (see `work`): a driver woken by it sees
 //!   them quit.
@@ -171,7 +175,8 @@ impl Stages {
             let record = &mut self.records[index];
             record.quit_at = Started::now();
             let number = record.number;
-            for member in members(children, number).filter(|child| !child.state.is_gone()) {
+            for member in members(children, number).filter(|child| !child.state.is_done()) {
+                member.state.mark_counted();
                 if record.pending < MEMBER_NAMES {
                     record.members.push(member.name.clone());
                 } else {
@@ -251,16 +256,19 @@ impl Node {
     /// became done or was dropped unquit: it is gone from the order. If it
     /// was the last one of the current stage, the next stage is entered
     /// and its members queued to quit on `work`.
+    ///
+    /// `staged` is what the member's release RMW on this node found (see
+    /// the module docs): nothing to do, and no lock, without stages (the
+    /// hot path of a child per connection).
     #[inline]
     pub(super) fn stage_member_gone(
         this: &Arc<Node>,
+        staged: bool,
         number: u32,
         member: &State,
         work: &mut Work,
     ) {
-        // One load for a node without stages (a child done or dropped: the
-        // hot path of a child per connection).
-        if this.state.is_staged() {
+        if staged {
             Node::staged_member_gone(this, number, member, work);
         }
     }
@@ -273,7 +281,9 @@ impl Node {
         let mut children = Vec::new();
         let entered = {
             let mut family = extra.family.lock();
-            if !member.mark_gone() {
+            if !member.is_counted() {
+                // Not counted: its stage was not entered, or it was done
+                // when it was (see the module docs).
                 return;
             }
             let quit = this.state.is_quit();

@@ -8,8 +8,9 @@
 //!   bit 2      KEEP    the node holds an `Arc` of itself for its holds
 //!   bit 3      DRAIN   set once (by a drain or the quit), never cleared
 //!   bit 4      STAGED  set once: a child has a later stage (see `stages`)
-//!   bit 5      GONE    set once: gone from its parent's stop order (done,
-//!                      or dropped), told under the parent's family lock
+//!   bit 5      COUNTED set once: counted in its parent's stop order, as a
+//!                      member of a stage entered and not done yet (set
+//!                      under the parent's family lock, see `stages`)
 //!   bits 6..   holds   live tasks + children that are not done yet
 //! ```
 //!
@@ -44,10 +45,10 @@ const SWEPT: usize = 2;
 const KEEP: usize = 4;
 const DRAIN: usize = 8;
 const STAGED: usize = 16;
-const GONE: usize = 32;
+const COUNTED: usize = 32;
 const HOLD: usize = 64;
 /// The flags that say nothing about being done.
-const MARKS: usize = SWEPT | KEEP | DRAIN | STAGED | GONE;
+const MARKS: usize = SWEPT | KEEP | DRAIN | STAGED | COUNTED;
 const FLAGS: usize = HOLD - 1;
 /// What the central count carries while per-thread words may be below
 /// zero: a quarter of the word.
@@ -140,15 +141,16 @@ impl State {
         self.0.fetch_or(STAGED, Ordering::AcqRel);
     }
 
-    /// Marks the node gone from its parent's stop order; `false` if it
-    /// was already (under the parent's family lock, see `stages`).
-    pub(crate) fn mark_gone(&self) -> bool {
-        self.0.fetch_or(GONE, Ordering::AcqRel) & GONE == 0
+    /// Marks the node counted in its parent's stop order (under the
+    /// parent's family lock, see `stages`).
+    pub(crate) fn mark_counted(&self) {
+        self.0.fetch_or(COUNTED, Ordering::AcqRel);
     }
 
-    /// Has the node been told gone from its parent's stop order?
-    pub(crate) fn is_gone(&self) -> bool {
-        self.0.load(Ordering::Acquire) & GONE != 0
+    /// Is the node counted in its parent's stop order? (Read under the
+    /// parent's family lock, which orders it.)
+    pub(crate) fn is_counted(&self) -> bool {
+        self.0.load(Ordering::Acquire) & COUNTED != 0
     }
 
     /// Does a child have a later stage? One load.
@@ -278,10 +280,20 @@ impl State {
     /// Removes one hold; returns what zero means if it was the last.
     #[inline]
     pub(crate) fn release(&self) -> Option<Zero> {
+        self.release_staged().0
+    }
+
+    /// [`release`](Self::release), and whether the node was staged as this
+    /// RMW found it: a child done or dropped tells a staged parent (see
+    /// `stages`), and an RMW reads the newest word, so a child whose
+    /// release comes after the parent was marked staged always sees it.
+    #[inline]
+    pub(crate) fn release_staged(&self) -> (Option<Zero>, bool) {
         let previous = self.0.fetch_sub(HOLD, Ordering::AcqRel);
-        (previous & !FLAGS == HOLD).then_some(Zero {
+        let zero = (previous & !FLAGS == HOLD).then_some(Zero {
             done: previous & QUIT != 0,
             keep: previous & KEEP != 0,
-        })
+        });
+        (zero, previous & STAGED != 0)
     }
 }
