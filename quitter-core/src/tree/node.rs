@@ -240,7 +240,7 @@ impl Node {
     /// caller drops them with the lock released).
     pub(super) fn push_children(&self, into: &mut Vec<Arc<Node>>) {
         if let Some(extra) = self.extra.get() {
-            push_children(&extra.family.lock(), into);
+            push_children(&extra.family.lock().children, into);
         }
     }
 
@@ -338,13 +338,9 @@ impl Node {
     }
 }
 
-pub(super) fn push_children(family: &Family, stack: &mut Vec<Arc<Node>>) {
-    stack.extend(
-        family
-            .children
-            .iter()
-            .filter_map(|(_, child)| child.upgrade()),
-    );
+/// Pushes the live children of a family's `children` (its lock held).
+pub(super) fn push_children(children: &Slab<Weak<Node>>, stack: &mut Vec<Arc<Node>>) {
+    stack.extend(children.iter().filter_map(|(_, child)| child.upgrade()));
 }
 
 pub(super) fn join_path<'a>(names: impl Iterator<Item = &'a str>) -> String {

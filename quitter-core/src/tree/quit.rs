@@ -38,7 +38,7 @@ impl Node {
             Some(extra) => {
                 let family = extra.family.lock();
                 let first = this.state.drain();
-                push_children(&family, &mut work.drain);
+                push_children(&family.children, &mut work.drain);
                 first
             }
             None => {
@@ -167,7 +167,7 @@ fn reached_children(
     later: &mut Vec<Arc<Node>>,
 ) -> bool {
     let start = queue.len();
-    push_children(family, queue);
+    push_children(&family.children, queue);
     let Some(stages) = family.stages.as_deref_mut() else {
         return false;
     };

@@ -287,6 +287,8 @@ impl Node {
                 return;
             }
             let quit = this.state.is_quit();
+            // Split borrows: the stage table, and the children to enter with.
+            let family = &mut *family;
             let Some(stages) = family.stages.as_deref_mut() else {
                 return;
             };
@@ -305,8 +307,7 @@ impl Node {
             record.done = true;
             record.done_at = Started::now();
             if index == stages.current && index + 1 < stages.records.len() {
-                super::node::push_children(&family, &mut children);
-                let stages = family.stages.as_deref_mut().expect("staged");
+                super::node::push_children(&family.children, &mut children);
                 Some(stages.enter(index + 1, &children))
             } else {
                 None
@@ -331,7 +332,7 @@ impl Node {
         let mut children = Vec::new();
         let entered = {
             let mut family = extra.family.lock();
-            super::node::push_children(&family, &mut children);
+            let family = &mut *family;
             let Some(stages) = family.stages.as_deref_mut() else {
                 return false;
             };
@@ -342,6 +343,7 @@ impl Node {
                 return false;
             }
             stages.records[index].overran = true;
+            super::node::push_children(&family.children, &mut children);
             stages.enter(index + 1, &children)
         };
         let mut work = Work::default();
