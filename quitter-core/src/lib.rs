@@ -187,6 +187,7 @@ mod tree;
 mod waiting;
 
 pub use error::AlreadyQuit;
+pub use handle::abort::{Aborted, OnAbort};
 pub use handle::futures::{
     Done, DoneOwned, Draining, DrainingOwned, Quitted, QuittedOwned, RunUntilQuit,
 };
@@ -196,8 +197,8 @@ pub use handle::quitter::Quitter;
 pub use handle::tracked::panic_message;
 pub use handle::tracked::Tracked;
 pub use report::{
-    EventDetail, ExitReport, LameDuck, QuitCause, QuitterTasks, StageReport, TaskInfo, TaskPanic,
-    TimeoutReport,
+    AbortedTask, EventDetail, ExitReport, LameDuck, QuitCause, QuitterTasks, StageReport, TaskInfo,
+    TaskPanic, TimeoutReport,
 };
 pub use runner::main_runner::MainRunner;
 #[cfg(feature = "std")]
@@ -206,4 +207,4 @@ pub use runner::signal_stream::SignalStream;
 #[cfg(feature = "std")]
 pub use runner::signals::SignalError;
 pub use runner::signals::{SignalClaim, SignalsAlreadyClaimed};
-pub use tree::stages::Stage;
+pub use tree::stage::Stage;

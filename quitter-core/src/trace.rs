@@ -14,7 +14,7 @@
 //! like the tree) and also carry the full path where it is cheap to have.
 
 use crate::report::QuitCause;
-use crate::report::{ExitReport, TaskPanic, TimeoutReport};
+use crate::report::{AbortedTask, ExitReport, TaskPanic, TimeoutReport};
 
 /// The quitter's span; zero-sized without the `tracing` feature.
 pub(crate) struct NodeSpan(#[cfg(feature = "tracing")] tracing::Span);
@@ -72,6 +72,21 @@ pub(crate) fn panicked(span: &NodeSpan, panic: &TaskPanic) {
             location = %panic.task.location,
             panic = %panic.message,
             "task panicked"
+        );
+    });
+}
+
+#[inline]
+#[allow(unused_variables)]
+pub(crate) fn aborted(span: &NodeSpan, aborted: &AbortedTask) {
+    #[cfg(feature = "tracing")]
+    span.0.in_scope(|| {
+        tracing::warn!(
+            target: "quitter",
+            quitter = %aborted.path,
+            task = %aborted.task.name,
+            location = %aborted.task.location,
+            "task aborted"
         );
     });
 }

@@ -63,6 +63,15 @@
 //!   and with it the task's guard: the task ends and is **not** reported as
 //!   hung. Call [`Task::detach`] to let it run without a handle (it stays
 //!   tracked by the quitter).
+//! - **Aborted at a deadline**: in an [abortable](Quitter::is_abortable)
+//!   quitter (a stage that [aborts on overrun](quitter_core::Stage::abort_on_overrun),
+//!   a `Shutdown` with `abort_on_timeout`), an abort drops the task's future
+//!   at its next poll (it is woken for it) and the report lists it as
+//!   aborted. smol cannot cancel a task from inside, so the task then
+//!   unwinds with [`Aborted`](quitter_core::Aborted) (no message is
+//!   printed): a detached task ends quietly, and awaiting its [`Task`]
+//!   panics, as awaiting a cancelled task does (`catch_unwind` finds the
+//!   `Aborted` payload).
 //! - **Blocking work cannot be cancelled**: dropping the [`Task`] of
 //!   [`unblock`] before the closure starts drops the closure (the task ends);
 //!   once it runs, the task stays live until the closure returns, and a

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 
-use quitter_core::{AlreadyQuit, Quitter};
+use quitter_core::{AlreadyQuit, OnAbort, Quitter, Tracked};
 use smol::{Executor, Task};
 
 /// Spawns `future` on smol's global executor as a task of `quitter` named
@@ -27,8 +27,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let tracked = quitter.track_future(name, future)?;
-    Ok(smol::spawn(tracked))
+    Ok(smol::spawn(track(quitter, name, future)?))
 }
 
 /// [`spawn`], with the task named after the future's type
@@ -58,8 +57,27 @@ where
     F: Future + Send + 'a,
     F::Output: Send + 'a,
 {
+    Ok(executor.spawn(track(quitter, name, future)?))
+}
+
+/// The tracked future that the spawns run: made abortable in an
+/// [abortable](Quitter::is_abortable) quitter. smol cannot cancel a task
+/// from inside, so an aborted task unwinds with
+/// [`Aborted`](quitter_core::Aborted): smol's executor catches it (it
+/// spawns with `propagate_panic`), a detached task ends quietly, and
+/// awaiting the `Task` panics, as awaiting a cancelled one does.
+#[track_caller]
+fn track<F: Future>(
+    quitter: &Quitter,
+    name: impl Into<Cow<'static, str>>,
+    future: F,
+) -> Result<Tracked<F>, AlreadyQuit> {
     let tracked = quitter.track_future(name, future)?;
-    Ok(executor.spawn(tracked))
+    Ok(if quitter.is_abortable() {
+        tracked.abort_by(OnAbort::Unwind)
+    } else {
+        tracked
+    })
 }
 
 /// [`spawn_on`], with the task named after the future's type.

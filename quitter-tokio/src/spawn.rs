@@ -10,13 +10,20 @@
 //! - a panic inside the task is recorded with its message (the exit report
 //!   lists it) and then resumed, so the [`JoinHandle`] yields tokio's usual
 //!   panic `JoinError`;
-//! - the recorded spawn location is the caller's (`#[track_caller]`).
+//! - the recorded spawn location is the caller's (`#[track_caller]`);
+//! - in an [abortable](Quitter::is_abortable) quitter, the task carries a
+//!   cancel hook ([`AbortHook`]): an abort cancels the tokio task, so its
+//!   [`JoinHandle`] says [`is_cancelled`](tokio::task::JoinError::is_cancelled).
+//!   That costs one small allocation per spawn, only there.
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Wake, Waker};
 
-use quitter_core::{AlreadyQuit, Quitter};
-use tokio::task::JoinHandle;
+use quitter_core::{AlreadyQuit, OnAbort, Quitter};
+use tokio::task::{AbortHandle, JoinHandle};
 
 /// Spawns `future` on the current tokio runtime as a task of `quitter`
 /// named `name`.
@@ -38,7 +45,46 @@ where
     F::Output: Send + 'static,
 {
     let tracked = quitter.track_future(name, future)?;
-    Ok(tokio::spawn(tracked))
+    if !quitter.is_abortable() {
+        return Ok(tokio::spawn(tracked));
+    }
+    let hook = Arc::new(AbortHook::default());
+    let handle = tokio::spawn(tracked.abort_by(OnAbort::Wake(Waker::from(hook.clone()))));
+    hook.arm(handle.abort_handle());
+    Ok(handle)
+}
+
+/// The cancel hook of an abortable task: the core wakes it when the task
+/// is aborted, and it aborts the tokio task. The task may be polled (and
+/// aborted) before `spawn` returns its handle: whichever of the two comes
+/// second, the wake or the arming, does the abort.
+#[derive(Default)]
+struct AbortHook {
+    handle: OnceLock<AbortHandle>,
+    fired: AtomicBool,
+}
+
+impl AbortHook {
+    fn arm(&self, handle: AbortHandle) {
+        let handle = self.handle.get_or_init(|| handle);
+        // SeqCst, against `wake`'s store then load (either sees the other).
+        if self.fired.load(Ordering::SeqCst) {
+            handle.abort();
+        }
+    }
+}
+
+impl Wake for AbortHook {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Ordering::SeqCst);
+        if let Some(handle) = self.handle.get() {
+            handle.abort();
+        }
+    }
 }
 
 /// [`spawn`] with the task named after the future's type

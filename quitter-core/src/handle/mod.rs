@@ -2,13 +2,14 @@
 //! node), [`TaskGuard`](guard::TaskGuard) and [`Tracked`](tracked::Tracked)
 //! (one task), and the futures that wait on a node
 //! ([`Quitted`](futures::Quitted), [`Done`](futures::Done),
-//! [`RunUntilQuit`](futures::RunUntilQuit)), and the keeper of stage
+//! [`RunUntilQuit`](futures::RunUntilQuit)), aborting ([`abort`]), and the keeper of stage
 //! budgets that a timed wait runs (`budgets`).
 //!
 //! This layer holds no state of its own and no `unsafe`: every handle is
 //! an `Arc` of a node, a task's [`TaskSlot`](crate::tree::slot::TaskSlot),
 //! or a borrow of a node, and the rules they keep are the tree's.
 
+pub(crate) mod abort;
 #[cfg(feature = "std")]
 pub(crate) mod budgets;
 pub(crate) mod futures;

@@ -23,7 +23,7 @@ use crate::sync::Arc;
 use crate::tasks::meta::Started;
 use crate::tree::node::Node;
 use crate::tree::slot::TaskSlot;
-use crate::tree::stages::Stage;
+use crate::tree::stage::Stage;
 
 /// A cheap, cloneable, `Send + Sync` handle to one node of a quit tree.
 ///

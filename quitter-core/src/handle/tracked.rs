@@ -15,6 +15,12 @@
 //! and then resumed, so the runtime sees it as usual (a tokio `JoinError`, a smol task that re-panics when awaited) and
 //! the exit report lists it. This is the spawn wrapper of both runtime
 //! adapters; it lives here so they stay thin and agree.
+//!
+//! A tracked future made abortable ([`Tracked::abort_by`]) looks at its
+//! node's `ABORT` bit at each poll, after registering where an abort
+//! wakes it; once set, it drops the inner future in place, records the
+//! task as aborted, and ends its runtime task as told ([`OnAbort`]). One
+//! that is not abortable pays nothing for this.
 
 use core::future::Future;
 use core::pin::Pin;
@@ -22,26 +28,80 @@ use core::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
+use super::abort::OnAbort;
 use crate::report::TaskInfo;
 use crate::tree::slot::TaskSlot;
+
+/// How a tracked future ends its runtime task once aborted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AbortMode {
+    /// Not abortable: never aborted, listed as hung.
+    Never,
+    /// The runtime's cancel hook is in the entry's abort waker.
+    Hook,
+    /// Unwind with [`Aborted`](super::abort::Aborted).
+    #[cfg(feature = "std")]
+    Unwind,
+}
 
 pin_project! {
     /// A future tracked as one task of a quitter. Made by
     /// [`Quitter::track_future`](crate::Quitter::track_future).
     #[must_use = "futures do nothing unless polled"]
     pub struct Tracked<F> {
+        // `None` once aborted: dropped in place.
         #[pin]
-        future: F,
+        future: Option<F>,
         // The task's hold and registry entry, inline: the entry is listed
         // where it is, which is why the future must be pinned anyway.
         #[pin]
         slot: TaskSlot,
+        abort: AbortMode,
+    }
+
+    impl<F> PinnedDrop for Tracked<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            // Dropped by its runtime after an abort (tokio cancels the task
+            // when the hook asks): the task was aborted. The future goes
+            // first, so the task ends after its cleanup.
+            if *this.abort != AbortMode::Never && this.future.is_some() && this.slot.is_aborted() {
+                let info = this.slot.info();
+                let mut future = this.future;
+                future.set(None);
+                this.slot.aborted(info);
+            }
+        }
     }
 }
 
 impl<F> Tracked<F> {
     pub(crate) fn new(future: F, slot: TaskSlot) -> Self {
-        Tracked { future, slot }
+        Tracked {
+            future: Some(future),
+            slot,
+            abort: AbortMode::Never,
+        }
+    }
+
+    /// Makes the task abortable: when its quitter is aborted
+    /// ([`Quitter::abort`](crate::Quitter::abort), a stage that
+    /// [aborts on overrun](crate::Stage::abort_on_overrun)), its future is
+    /// dropped at once or at its next poll, the task is reported as
+    /// aborted, and `on_abort` ends the runtime's task. The runtime
+    /// adapters' `spawn` do this in an [abortable](crate::Quitter::is_abortable)
+    /// quitter; a future tracked without it is never aborted (it stays
+    /// listed as hung).
+    pub fn abort_by(mut self, on_abort: OnAbort) -> Self {
+        self.abort = match on_abort {
+            OnAbort::Wake(hook) => {
+                self.slot.abort_waker().register(&hook);
+                AbortMode::Hook
+            }
+            #[cfg(feature = "std")]
+            OnAbort::Unwind => AbortMode::Unwind,
+        };
+        self
     }
 
     /// A snapshot of the task (name, location, age) once it has been
@@ -59,7 +119,37 @@ impl<F: Future> Future for Tracked<F> {
         let mut slot = this.slot;
         // At the first poll (a no-op after it, and once ended).
         slot.as_mut().list();
-        let future = this.future;
+        let mut future = this.future;
+        if *this.abort != AbortMode::Never {
+            // Register, then look (see `tree::abort`).
+            #[cfg(feature = "std")]
+            if *this.abort == AbortMode::Unwind {
+                slot.abort_waker().register(cx.waker());
+            }
+            if future.is_some() && slot.is_aborted() {
+                let info = slot.info();
+                future.set(None);
+                slot.as_mut().aborted(info);
+                match *this.abort {
+                    #[cfg(feature = "std")]
+                    AbortMode::Unwind => {
+                        std::panic::resume_unwind(alloc::boxed::Box::new(super::abort::Aborted))
+                    }
+                    // Pending until the runtime cancels the task (the hook
+                    // is woken here unless the abort walk took it first).
+                    _ => {
+                        if let Some(hook) = slot.abort_waker().take() {
+                            hook.wake();
+                        }
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+        // Aborted before: pending until the runtime drops it.
+        let Some(future) = future.as_pin_mut() else {
+            return Poll::Pending;
+        };
         #[cfg(feature = "std")]
         let polled =
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.poll(cx))) {

@@ -29,6 +29,11 @@ impl QuitCause {
     /// The label [`Quitter::quit`](crate::Quitter::quit) uses.
     pub const REQUESTED: &'static str = "quit requested";
 
+    /// The label of a quit that an abort made
+    /// ([`Quitter::abort`](crate::Quitter::abort) of a quitter not quit
+    /// yet, or a stage not reached when its parent was aborted).
+    pub const ABORTED: &'static str = "aborted";
+
     /// A cause with a label and nothing else.
     pub fn new(label: impl Into<Cow<'static, str>>) -> Self {
         QuitCause {

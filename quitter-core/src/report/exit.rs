@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
-use super::{QuitCause, QuitterTasks, StageReport, TaskPanic};
+use super::{AbortedTask, QuitCause, QuitterTasks, StageReport, TaskPanic};
 
 /// The lame duck (draining) between the first event and the quit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +48,10 @@ pub struct ExitReport {
     pub timed_out: Vec<QuitterTasks>,
     /// Tasks that panicked, anywhere in the tree, at any time.
     pub panicked: Vec<TaskPanic>,
+    /// Tasks aborted at a deadline (a stage's budget, or the overall
+    /// timeout with [`abort_on_timeout`](crate::Shutdown::abort_on_timeout)):
+    /// their futures were dropped before they returned.
+    pub aborted: Vec<AbortedTask>,
     /// A second quit event ended the wait before the tree was done.
     pub forced: bool,
     /// The exit code used when `forced` (130 by default, as after Ctrl-C).
@@ -55,20 +59,21 @@ pub struct ExitReport {
 }
 
 impl ExitReport {
-    /// Every task returned in time, none panicked, the wait was not forced
-    /// and the cause was not a failure.
+    /// Every task returned in time, none panicked or was aborted, the wait
+    /// was not forced and the cause was not a failure.
     pub fn is_clean(&self) -> bool {
         self.all_returned() && self.panicked.is_empty() && !self.cause.failure
     }
 
-    /// Every task returned (or panicked) before the deadline, and the wait
-    /// was not forced.
+    /// Every task returned (or panicked) before the deadline, none was
+    /// aborted, and the wait was not forced.
     pub fn all_returned(&self) -> bool {
-        self.timed_out.is_empty() && !self.forced
+        self.timed_out.is_empty() && self.aborted.is_empty() && !self.forced
     }
 
     /// 0 if clean; `forced_exit_code` if a second event forced the end;
-    /// 1 otherwise (tasks timed out or panicked, or the cause is a failure).
+    /// 1 otherwise (tasks timed out, were aborted or panicked, or the
+    /// cause is a failure).
     pub fn exit_code(&self) -> u8 {
         if self.is_clean() {
             0
@@ -121,6 +126,9 @@ impl fmt::Display for ExitReport {
         let in_stage = |path: &str| owner(path).is_some();
         for quitter in self.timed_out.iter().filter(|q| !in_stage(&q.path)) {
             quitter.fmt(f)?;
+        }
+        for aborted in &self.aborted {
+            writeln!(f, "{aborted}")?;
         }
         for panic in &self.panicked {
             writeln!(f, "{panic}")?;

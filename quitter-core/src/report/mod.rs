@@ -1,7 +1,7 @@
 //! What a shutdown produces, as plain data: why it quit ([`QuitCause`]),
 //! what a task looked like ([`TaskInfo`]), what did not return in time
 //! ([`TimeoutReport`], per quitter [`QuitterTasks`]), what panicked
-//! ([`TaskPanic`]), how each stage of a staged shutdown went
+//! ([`TaskPanic`]), what was aborted at a deadline ([`AbortedTask`]), how each stage of a staged shutdown went
 //! ([`StageReport`]), and the verdict ([`ExitReport`]).
 //!
 //! Invariants: these are snapshots. Holding one keeps nothing of the tree
@@ -17,6 +17,6 @@ mod timeout;
 
 pub use cause::{EventDetail, QuitCause};
 pub use exit::{ExitReport, LameDuck};
-pub use task::TaskInfo;
+pub use task::{AbortedTask, TaskInfo};
 pub use timeline::StageReport;
 pub use timeout::{QuitterTasks, TaskPanic, TimeoutReport};

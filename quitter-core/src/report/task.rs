@@ -26,3 +26,22 @@ impl fmt::Display for TaskInfo {
         f.write_str(")")
     }
 }
+
+/// A task aborted at a deadline: its future was dropped before it
+/// returned (see `Stage::abort_on_overrun` and `Quitter::abort`). Tasks
+/// that could not be aborted (a `TaskGuard`, blocking work, a future
+/// stuck inside one poll) are listed as hung instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AbortedTask {
+    /// The path of the quitter that tracked the task.
+    pub path: alloc::string::String,
+    /// The task, with its age when it was aborted.
+    pub task: TaskInfo,
+}
+
+impl fmt::Display for AbortedTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Task {} on quitter '{}' was aborted", self.task, self.path)
+    }
+}

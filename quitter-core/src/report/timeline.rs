@@ -43,6 +43,11 @@ pub struct StageReport {
     pub budget: Option<Duration>,
     /// The next stage was quit before this one was done: it overran.
     pub overran: bool,
+    /// The stage aborts its tasks when it overruns its budget
+    /// (`Stage::abort_on_overrun`).
+    pub aborts: bool,
+    /// How many tasks of its children's subtrees were aborted.
+    pub aborted: usize,
     /// The live tasks of its children's subtrees when the report was made.
     pub hung: Vec<QuitterTasks>,
 }
@@ -94,6 +99,9 @@ impl StageReport {
                 if let Some(budget) = self.budget {
                     write!(f, " of {budget:.3?}")?;
                 }
+            }
+            if self.aborted > 0 {
+                write!(f, ", {} task(s) aborted", self.aborted)?;
             }
         } else {
             f.write_str("not reached")?;

@@ -60,6 +60,7 @@ pub struct MainRunner<'a> {
     labels: alloc::vec::Vec<Cow<'static, str>>,
     sources: SelectAll<Source<'a>>,
     lame_duck: Option<Delay<'a>>,
+    abort_grace: Option<Delay<'a>>,
     force_on_second_event: bool,
     forced_exit_code: u8,
 }
@@ -72,9 +73,16 @@ impl<'a> MainRunner<'a> {
             labels: alloc::vec::Vec::new(),
             sources: SelectAll::new(),
             lame_duck: None,
+            abort_grace: None,
             force_on_second_event: true,
             forced_exit_code: 130,
         }
+    }
+
+    /// The root this runner shuts down.
+    #[cfg(feature = "std")]
+    pub(crate) fn root(&self) -> &Quitter {
+        &self.root
     }
 
     /// Adds a source that fires once, when `future` completes; its output
@@ -131,6 +139,20 @@ impl<'a> MainRunner<'a> {
         D: Future<Output = ()> + 'a,
     {
         self.lame_duck = Some(Box::new(move || Box::pin(delay()) as Pin<Box<_>>));
+        self
+    }
+
+    /// At the deadline, [abort](Quitter::abort) what is left of the tree
+    /// (it is made [abortable](Quitter::make_abortable) now, so call this
+    /// before spawning), then wait for the aborted tasks to be dropped
+    /// until `grace()` completes. The report lists them as aborted, and
+    /// what could not be aborted as hung. A forced end does not abort.
+    pub fn abort_on_timeout<D>(mut self, grace: impl FnOnce() -> D + 'a) -> Self
+    where
+        D: Future<Output = ()> + 'a,
+    {
+        self.root.make_abortable();
+        self.abort_grace = Some(Box::new(move || Box::pin(grace()) as Pin<Box<_>>));
         self
     }
 
@@ -193,6 +215,7 @@ impl<'a> MainRunner<'a> {
             labels,
             mut sources,
             lame_duck,
+            abort_grace,
             force_on_second_event,
             forced_exit_code,
         } = self;
@@ -268,7 +291,26 @@ impl<'a> MainRunner<'a> {
             })
             .await
         };
-        let done = done || root.is_done();
+        let mut done = done || root.is_done();
+        // 4. At the deadline, the abort: drop what is left, then wait a
+        // grace for it to go.
+        if let (false, false, Some(grace)) = (done, forced, abort_grace) {
+            root.abort();
+            let mut done_now = root.done();
+            let mut grace = grace();
+            done = poll_fn(|cx| {
+                if Pin::new(&mut done_now).poll(cx).is_ready() {
+                    return Poll::Ready(true);
+                }
+                if force_on_second_event && poll_second_event(&mut sources, cx).is_ready() {
+                    forced = true;
+                    return Poll::Ready(false);
+                }
+                grace.as_mut().poll(cx).map(|()| false)
+            })
+            .await
+                || root.is_done();
+        }
         let timed_out = if done {
             alloc::vec::Vec::new()
         } else {
@@ -285,6 +327,7 @@ impl<'a> MainRunner<'a> {
             stages: root.stage_timeline(first_event),
             timed_out,
             panicked: root.panics(),
+            aborted: root.aborted(),
             forced: forced && !done,
             forced_exit_code,
         };
@@ -331,6 +374,7 @@ impl core::fmt::Debug for MainRunner<'_> {
             .field("root", &self.root)
             .field("sources", &self.labels)
             .field("lame_duck", &self.lame_duck.is_some())
+            .field("abort_on_timeout", &self.abort_grace.is_some())
             .field("force_on_second_event", &self.force_on_second_event)
             .field("forced_exit_code", &self.forced_exit_code)
             .finish()

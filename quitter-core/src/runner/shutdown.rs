@@ -66,6 +66,7 @@ pub struct Shutdown<'a, R> {
     runner: MainRunner<'a>,
     timeout: Duration,
     lame_duck: Duration,
+    abort_grace: Option<Duration>,
     claim: Option<SignalClaim>,
     runtime: PhantomData<fn() -> R>,
 }
@@ -85,6 +86,7 @@ impl<'a, R: Runtime> Shutdown<'a, R> {
             runner: MainRunner::new(root),
             timeout: Self::DEFAULT_TIMEOUT,
             lame_duck: Duration::ZERO,
+            abort_grace: None,
             claim: None,
             runtime: PhantomData,
         }
@@ -104,6 +106,21 @@ impl<'a, R: Runtime> Shutdown<'a, R> {
     /// [timeout](Self::timeout) counts from the quit.
     pub fn lame_duck(mut self, delay: Duration) -> Self {
         self.lame_duck = delay;
+        self
+    }
+
+    /// At the [timeout](Self::timeout), abort what is left of the tree and
+    /// wait at most `grace` more for the aborted tasks to be dropped: each
+    /// task spawned by the adapter's `spawn` is cancelled (tokio's
+    /// `JoinHandle` says `is_cancelled`) and the report lists it as
+    /// aborted; what cannot be aborted (`spawn_blocking`, a `TaskGuard`)
+    /// stays listed as hung. Makes the root [abortable](Quitter::make_abortable)
+    /// now: call it before spawning. Aborted tasks make the exit code 1.
+    ///
+    /// For one stage, see [`Stage::abort_on_overrun`](crate::Stage::abort_on_overrun).
+    pub fn abort_on_timeout(mut self, grace: Duration) -> Self {
+        self.runner.root().make_abortable();
+        self.abort_grace = Some(grace);
         self
     }
 
@@ -185,12 +202,18 @@ impl<'a, R: Runtime> Shutdown<'a, R> {
             mut runner,
             timeout,
             lame_duck,
+            abort_grace,
             claim,
             ..
         } = self;
         if !lame_duck.is_zero() {
             runner = runner.lame_duck(move || async move {
                 R::sleep(lame_duck).await;
+            });
+        }
+        if let Some(grace) = abort_grace {
+            runner = runner.abort_on_timeout(move || async move {
+                R::sleep(grace).await;
             });
         }
         let report = runner.run_timed(timeout, R::sleep).await;
@@ -205,6 +228,7 @@ impl<R> fmt::Debug for Shutdown<'_, R> {
             .field("runner", &self.runner)
             .field("timeout", &self.timeout)
             .field("lame_duck", &self.lame_duck)
+            .field("abort_on_timeout", &self.abort_grace)
             .field("signals", &self.claim.is_some())
             .finish()
     }

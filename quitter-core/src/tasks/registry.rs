@@ -43,6 +43,9 @@ use alloc::vec::Vec;
 use core::panic::Location;
 use core::pin::Pin;
 use core::ptr::NonNull;
+use core::task::Waker;
+
+use futures_util::task::AtomicWaker;
 
 use pin_project_lite::pin_project;
 
@@ -68,6 +71,9 @@ pin_project! {
         // reads or writes it; atomic (relaxed) only so that the entry
         // is `Sync`.
         status: AtomicU8,
+        // What an abort wakes: an abortable task's waker (or its runtime's
+        // cancel hook). Empty for a task that cannot be aborted.
+        abort: AtomicWaker,
     }
 
     impl PinnedDrop for TaskEntry {
@@ -90,7 +96,13 @@ impl TaskEntry {
                 started: Started::NOT_YET,
             },
             status: AtomicU8::new(UNLISTED),
+            abort: AtomicWaker::new(),
         }
+    }
+
+    /// What an abort of the task's node wakes (see `tree::abort`).
+    pub(crate) fn abort_waker(&self) -> &AtomicWaker {
+        &self.abort
     }
 
     /// Whether the entry is listed (so a report names it).
@@ -106,7 +118,7 @@ impl TaskEntry {
 
 // SAFETY: `links` are touched only under the lock of the list the entry is
 // in (list rule 1); `meta` is written only while the entry is in no list
-// (so only its slot can reach it); `status` is atomic. So sharing or
+// (so only its slot can reach it); `status` and `abort` are atomic. So sharing or
 // sending an entry races on nothing.
 unsafe impl Send for TaskEntry {}
 // SAFETY: as for `Send`.
@@ -224,6 +236,20 @@ impl TaskRegistry {
     /// How many tasks are listed.
     pub(crate) fn len(&self) -> usize {
         self.shards().map(|shard| shard.lock().len()).sum()
+    }
+
+    /// Takes the abort waker of every listed task into `into` (to be woken
+    /// by the caller, outside the locks).
+    pub(crate) fn take_abort_wakers(&self, into: &mut Vec<Waker>) {
+        for shard in self.shards() {
+            let list = shard.lock();
+            into.extend(list.iter().filter_map(|entry| {
+                // SAFETY: an entry in the list is live while we hold its
+                // lock (list rule 2); `abort` is an `AtomicWaker`, shared.
+                let abort = unsafe { &entry.as_ref().abort };
+                abort.take()
+            }));
+        }
     }
 
     /// Every listed task, oldest first (with `std`; without, in shard

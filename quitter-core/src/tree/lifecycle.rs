@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use super::node::{Extra, Family, Link, Node};
 use super::state::{State, Zero};
 use super::work::Work;
-use crate::report::TaskPanic;
+use crate::report::{AbortedTask, TaskPanic};
 use crate::sync::{Arc, OnceCell, Ordering};
 use crate::trace;
 
@@ -102,14 +102,14 @@ impl Drop for Node {
     /// `Arc`, unlinks the parent too, and so on up, in a loop.
     fn drop(&mut self) {
         let Some(link) = self.link.take() else { return };
-        let panics = take_panics(&mut self.extra);
-        let mut parent = unlink(link, &self.state, panics);
+        let ended = take_ended(&mut self.extra);
+        let mut parent = unlink(link, &self.state, ended);
         loop {
             match Arc::try_unwrap(parent) {
                 Ok(mut node) => {
                     let Some(link) = node.link.take() else { return };
-                    let panics = take_panics(&mut node.extra);
-                    parent = unlink(link, &node.state, panics);
+                    let ended = take_ended(&mut node.extra);
+                    parent = unlink(link, &node.state, ended);
                     // `node` drops here with no link: its own `drop` is a no-op.
                 }
                 // Someone else still holds the parent. Should they drop it
@@ -122,11 +122,11 @@ impl Drop for Node {
 }
 
 /// Removes a dropped child (no handles, no tasks, no children) from its
-/// parent, hands its panics up, sweeps the parent if that was its last
+/// parent, hands its panics and aborted tasks up, sweeps the parent if that was its last
 /// child and it has no handle left (see the module docs), and releases the
 /// child's hold unless it was quit (a quit child with no holds is done and
 /// released that hold already).
-fn unlink(link: Link, state: &State, panics: Vec<TaskPanic>) -> Arc<Node> {
+fn unlink(link: Link, state: &State, ended: Ended) -> Arc<Node> {
     let was_quit = state.is_quit_rmw();
     let Link {
         parent,
@@ -139,7 +139,8 @@ fn unlink(link: Link, state: &State, panics: Vec<TaskPanic>) -> Arc<Node> {
     if let Some(extra) = parent.extra.get() {
         let mut family = extra.family.lock();
         let _ = family.children.try_remove(slot as usize);
-        family.panics.extend(panics);
+        family.panics.extend(ended.0);
+        family.aborted.extend(ended.1);
         // Under the lock, against the last handle's drop (which decrements
         // and then takes this lock): one of the two sees the other done.
         if family.children.is_empty()
@@ -169,9 +170,18 @@ fn unlink(link: Link, state: &State, panics: Vec<TaskPanic>) -> Arc<Node> {
     parent
 }
 
-fn take_panics(extra: &mut OnceCell<Box<Extra>>) -> Vec<TaskPanic> {
+/// A dropped node's panicked and aborted tasks, handed to its parent.
+type Ended = (Vec<TaskPanic>, Vec<AbortedTask>);
+
+fn take_ended(extra: &mut OnceCell<Box<Extra>>) -> Ended {
     extra
         .get_mut()
-        .map(|extra| core::mem::take(&mut extra.family.get_mut().panics))
+        .map(|extra| {
+            let family = extra.family.get_mut();
+            (
+                core::mem::take(&mut family.panics),
+                core::mem::take(&mut family.aborted),
+            )
+        })
         .unwrap_or_default()
 }

@@ -61,6 +61,7 @@
 //! - All three walks are loops with an explicit stack or a parent pointer,
 //!   never recursion, so a 100 000-deep chain is fine.
 
+mod abort;
 #[allow(unsafe_code)]
 pub(crate) mod hold;
 mod lifecycle;
@@ -68,6 +69,7 @@ pub(crate) mod node;
 mod quit;
 #[allow(unsafe_code)]
 pub(crate) mod slot;
+pub(crate) mod stage;
 pub(crate) mod stages;
 pub(crate) mod state;
 mod walk;

@@ -11,10 +11,11 @@ use alloc::vec::Vec;
 use event_listener::Event;
 use slab::Slab;
 
-use super::stages::{Stage, Stages};
+use super::stage::Stage;
+use super::stages::Stages;
 use super::state::{Flag, State, Zero};
 use crate::error::AlreadyQuit;
-use crate::report::{QuitCause, TaskInfo, TaskPanic};
+use crate::report::{AbortedTask, QuitCause, TaskInfo, TaskPanic};
 use crate::sync::{Arc, AtomicUsize, Mutex, OnceCell, Ordering, Weak};
 use crate::tasks::count::ShardCount;
 use crate::tasks::registry::{this_thread_shard, Shard, TaskRegistry};
@@ -62,6 +63,8 @@ pub(super) struct Family {
     pub(super) children: Slab<Weak<Node>>,
     /// Panics of tasks of this node, and of dropped descendants.
     pub(super) panics: Vec<TaskPanic>,
+    /// Tasks of this node aborted, and of dropped descendants.
+    pub(super) aborted: Vec<AbortedTask>,
     /// The state word carries the bias: a per-thread count word was made
     /// open (see `own_shard`).
     pub(super) sharded: bool,
@@ -72,10 +75,10 @@ pub(super) struct Family {
 }
 
 impl Node {
-    fn new(name: Cow<'static, str>, link: Option<Link>, draining: bool) -> Node {
+    fn new(name: Cow<'static, str>, link: Option<Link>, draining: bool, abortable: bool) -> Node {
         let span = NodeSpan::new(&name, link.as_ref().map(|link| &link.parent.span));
         Node {
-            state: State::new(draining),
+            state: State::new(draining, abortable),
             handles: AtomicUsize::new(1),
             name,
             link,
@@ -100,7 +103,7 @@ impl Node {
 
     /// A new root, with one handle (the caller's).
     pub(crate) fn root(name: Cow<'static, str>) -> Arc<Node> {
-        Arc::new(Node::new(name, None, false))
+        Arc::new(Node::new(name, None, false, false))
     }
 
     /// Counts one more handle; the caller clones the `Arc` for it.
@@ -259,7 +262,7 @@ impl Node {
         };
         // Under the lock, against the drain walk: draining as this RMW
         // finds it, or listed before the walk lists the children.
-        let Some(draining) = this.state.try_hold_draining() else {
+        let Some((draining, abortable)) = this.state.try_hold_draining() else {
             return Err(AlreadyQuit);
         };
         this.add_stage(&mut family, stage);
@@ -269,7 +272,12 @@ impl Node {
             slot,
             stage: stage.number,
         };
-        let child = Arc::new(Node::new(name, Some(link), draining));
+        let child = Arc::new(Node::new(
+            name,
+            Some(link),
+            draining,
+            abortable || stage.abort,
+        ));
         entry.insert(Arc::downgrade(&child));
         Ok(child)
     }

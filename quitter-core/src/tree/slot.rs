@@ -106,6 +106,28 @@ impl TaskSlot {
         drop(hold);
     }
 
+    /// What an abort of the task's node wakes (see `tree::abort`).
+    pub(crate) fn abort_waker(&self) -> &futures_util::task::AtomicWaker {
+        self.entry.abort_waker()
+    }
+
+    /// Has the task's node been aborted? `false` once the task ended.
+    #[inline]
+    pub(crate) fn is_aborted(&self) -> bool {
+        self.hold
+            .as_ref()
+            .is_some_and(|hold| hold.node().state.is_aborted())
+    }
+
+    /// Records that the task was aborted (`info` taken before its future
+    /// was dropped), then ends it.
+    pub(crate) fn aborted(self: Pin<&mut Self>, info: TaskInfo) {
+        if let Some(hold) = &self.hold {
+            hold.node().record_abort(info);
+        }
+        self.end();
+    }
+
     /// Records that the task panicked with `message`, then ends it.
     pub(crate) fn panicked(self: Pin<&mut Self>, message: String) {
         if let Some(hold) = &self.hold {

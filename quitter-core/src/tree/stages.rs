@@ -47,59 +47,10 @@ use event_listener::EventListener;
 
 use super::node::{Family, Node};
 use super::state::State;
+use super::stage::Stage;
 use super::work::Work;
 use crate::sync::Arc;
 use crate::tasks::meta::Started;
-
-/// A child's place in its parent's stop order, given when it is made
-/// ([`Quitter::child_in`](crate::Quitter::child_in)).
-///
-/// Stages are numbered from 0 (the first, where children without a stage
-/// are). On the parent's quit, stage 0 quits with the parent's own tasks;
-/// each later stage quits once every child of the stage before is done, or
-/// once that stage has overrun its budget (where a driver with a timer
-/// waits: the main runner, `wait_done`). Siblings in the same stage stop
-/// together. Numbers need not be consecutive: empty stages are passed over.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stage {
-    pub(crate) number: u32,
-    pub(crate) budget: Option<Duration>,
-}
-
-impl Stage {
-    /// The first stage, where children without a stage are.
-    pub const FIRST: Stage = Stage {
-        number: 0,
-        budget: None,
-    };
-
-    /// Stage `number` (0 is the first).
-    pub const fn new(number: u32) -> Stage {
-        Stage {
-            number,
-            budget: None,
-        }
-    }
-
-    /// The stage after this one.
-    pub const fn next(self) -> Stage {
-        Stage::new(self.number.saturating_add(1))
-    }
-
-    /// How long this stage may take before the next one is quit anyway.
-    /// Without one, a stage gets an even share of what is left of the
-    /// overall timeout. Siblings in one stage share the longest budget
-    /// any of them was given.
-    pub const fn budget(mut self, budget: Duration) -> Stage {
-        self.budget = Some(budget);
-        self
-    }
-
-    /// The stage's number.
-    pub const fn number(&self) -> u32 {
-        self.number
-    }
-}
 
 /// One stage of a node's table.
 pub(crate) struct StageRecord {
@@ -115,6 +66,8 @@ pub(crate) struct StageRecord {
     pub(crate) done: bool,
     /// A driver quit the next stage before this one was done.
     pub(crate) overran: bool,
+    /// Its members are aborted when it overruns (any member asked).
+    pub(crate) abort: bool,
     /// The names of the first children it stopped, and how many more.
     pub(crate) members: Vec<Cow<'static, str>>,
     pub(crate) more: usize,
@@ -148,6 +101,7 @@ impl Stages {
             Ok(index) => {
                 let record = &mut self.records[index];
                 record.budget = record.budget.max(stage.budget);
+                record.abort |= stage.abort;
             }
             Err(index) => self.records.insert(index, StageRecord::new(stage)),
         }
@@ -207,6 +161,7 @@ impl StageRecord {
             done_at: Started::NOT_YET,
             done: false,
             overran: false,
+            abort: stage.abort,
             members: Vec::new(),
             more: 0,
         }
@@ -322,35 +277,61 @@ impl Node {
     }
 
     /// Quits the stage after `index` now, although stage `index` is not
-    /// done: a driver's call when it overran its budget. Returns `false`
-    /// (and does nothing) if the node has moved past it already.
+    /// done: a driver's call when it overran its budget. A stage that
+    /// [aborts on overrun](Stage::abort_on_overrun) has its members
+    /// aborted (the last stage too, which has no next one). Returns
+    /// `false` (and does nothing) if the node has moved past it already.
     #[cfg(feature = "std")]
     pub(crate) fn advance_stage(this: &Arc<Node>, index: usize) -> bool {
+        let mut work = Work::default();
+        let advanced = Node::overrun_stage_in(this, Some(index), true, &mut work);
+        work.finish();
+        advanced
+    }
+
+    /// The stage being stopped now overran (`index`, if given, must be
+    /// it): marks it so, queues the next one's members to quit on `work`
+    /// and, if it aborts on overrun and `abort_members`, its own members
+    /// to abort. Returns `false` if there was nothing to do.
+    pub(super) fn overrun_stage_in(
+        this: &Arc<Node>,
+        index: Option<usize>,
+        abort_members: bool,
+        work: &mut Work,
+    ) -> bool {
         let Some(extra) = this.extra.get() else {
             return false;
         };
         let mut children = Vec::new();
-        let entered = {
+        let (overran, aborts, entered) = {
             let mut family = extra.family.lock();
             let family = &mut *family;
             let Some(stages) = family.stages.as_deref_mut() else {
                 return false;
             };
-            if stages.current != index
-                || index + 1 == stages.records.len()
-                || stages.records[index].done
+            let current = stages.current;
+            let last = current + 1 == stages.records.len();
+            let record = &mut stages.records[current];
+            if index.is_some_and(|index| index != current)
+                || !this.state.is_quit()
+                || record.done
+                || (last && (record.overran || !record.abort))
             {
                 return false;
             }
-            stages.records[index].overran = true;
+            record.overran = true;
+            let (number, aborts) = (record.number, record.abort);
             super::node::push_children(&family.children, &mut children);
-            stages.enter(index + 1, &children)
+            let entered = (!last).then(|| stages.enter(current + 1, &children));
+            (number, aborts, entered)
         };
-        let mut work = Work::default();
-        work.quit.extend(members(&children, entered).cloned());
+        if let Some(entered) = entered {
+            work.quit.extend(members(&children, entered).cloned());
+        }
+        if aborts && abort_members {
+            work.abort.extend(members(&children, overran).cloned());
+        }
         work.stages_changed.push(this.clone());
-        drop(children);
-        work.finish();
         true
     }
 
@@ -365,7 +346,8 @@ impl Node {
         let stages = family.stages.as_deref()?;
         let record = &stages.records[stages.current];
         let after = stages.records.len() - 1 - stages.current;
-        if after == 0 || record.done {
+        // The last stage has a budget to keep only if it aborts.
+        if record.done || (after == 0 && (record.overran || !record.abort)) {
             return None;
         }
         Some(StageProgress {

@@ -11,7 +11,11 @@
 //!   bit 5      COUNTED set once: counted in its parent's stop order, as a
 //!                      member of a stage entered and not done yet (set
 //!                      under the parent's family lock, see `stages`)
-//!   bits 6..   holds   live tasks + children that are not done yet
+//!   bit 6      ABORTABLE set once: the node's tasks may be aborted, so
+//!                      the adapters spawn them with a way to cancel them
+//!                      (made so, or inherited at creation; see `abort`)
+//!   bit 7      ABORT   set once: the node's abortable tasks are aborted
+//!   bits 8..   holds   live tasks + children that are not done yet
 //! ```
 //!
 //! Two phases. While `SWEPT` is clear, tasks are counted in per-thread
@@ -46,9 +50,11 @@ const KEEP: usize = 4;
 const DRAIN: usize = 8;
 const STAGED: usize = 16;
 const COUNTED: usize = 32;
-const HOLD: usize = 64;
+const ABORTABLE: usize = 64;
+const ABORT: usize = 128;
+const HOLD: usize = 256;
 /// The flags that say nothing about being done.
-const MARKS: usize = SWEPT | KEEP | DRAIN | STAGED | COUNTED;
+const MARKS: usize = SWEPT | KEEP | DRAIN | STAGED | COUNTED | ABORTABLE | ABORT;
 const FLAGS: usize = HOLD - 1;
 /// What the central count carries while per-thread words may be below
 /// zero: a quarter of the word.
@@ -106,9 +112,39 @@ pub(crate) struct Zero {
 pub(crate) struct State(AtomicUsize);
 
 impl State {
-    /// A new node: open, one open hold; `draining` if its parent is.
-    pub(crate) fn new(draining: bool) -> Self {
-        State(AtomicUsize::new(if draining { HOLD | DRAIN } else { HOLD }))
+    /// A new node: open, one open hold; `draining` and `abortable` as
+    /// its parent was, or as its stage makes it.
+    pub(crate) fn new(draining: bool, abortable: bool) -> Self {
+        let mut word = HOLD;
+        if draining {
+            word |= DRAIN;
+        }
+        if abortable {
+            word |= ABORTABLE;
+        }
+        State(AtomicUsize::new(word))
+    }
+
+    /// Marks the node abortable; returns `true` if this call did.
+    pub(crate) fn mark_abortable(&self) -> bool {
+        self.0.fetch_or(ABORTABLE, Ordering::AcqRel) & ABORTABLE == 0
+    }
+
+    /// One load: may the node's tasks be aborted?
+    #[inline]
+    pub(crate) fn is_abortable(&self) -> bool {
+        self.0.load(Ordering::Acquire) & ABORTABLE != 0
+    }
+
+    /// Sets `ABORT` (and `ABORTABLE`); returns `true` if this call set it.
+    pub(crate) fn abort(&self) -> bool {
+        self.0.fetch_or(ABORT | ABORTABLE, Ordering::AcqRel) & ABORT == 0
+    }
+
+    /// One load: have the node's tasks been aborted?
+    #[inline]
+    pub(crate) fn is_aborted(&self) -> bool {
+        self.0.load(Ordering::Acquire) & ABORT != 0
     }
 
     /// One atomic load: has `QUIT` been set?
@@ -202,11 +238,13 @@ impl State {
         self.try_hold_draining().is_some()
     }
 
-    /// [`try_hold`](Self::try_hold), and whether the node was draining as
-    /// that RMW found it (a child made now starts draining: see `tree`).
+    /// [`try_hold`](Self::try_hold), and whether the node was draining
+    /// and abortable as that RMW found it (a child made now starts so: see
+    /// `tree`).
     #[inline]
-    pub(crate) fn try_hold_draining(&self) -> Option<bool> {
-        add_unless(&self.0, QUIT, HOLD).map(|previous| previous & DRAIN != 0)
+    pub(crate) fn try_hold_draining(&self) -> Option<(bool, bool)> {
+        add_unless(&self.0, QUIT, HOLD)
+            .map(|previous| (previous & DRAIN != 0, previous & ABORTABLE != 0))
     }
 
     /// Adds the bias for the node's first per-thread word, unless the sweep

@@ -1,6 +1,7 @@
 //! The report walks: every node of a subtree, depth first, in a loop with
 //! an explicit stack, each visited with no lock held, to gather its live
-//! tasks ([`Node::live_tasks`]), its panics ([`Node::panics`]) or its
+//! tasks ([`Node::live_tasks`]), its panics ([`Node::panics`]), its
+//! aborted tasks ([`Node::aborted`]) or its
 //! staged nodes; and one staged node's timeline ([`Node::stage_reports`]).
 
 use alloc::borrow::Cow;
@@ -9,7 +10,7 @@ use alloc::vec::Vec;
 
 use super::node::{join_path, Node};
 use super::stages::{members, MEMBER_NAMES};
-use crate::report::{QuitterTasks, StageReport, TaskPanic};
+use crate::report::{AbortedTask, QuitterTasks, StageReport, TaskPanic};
 use crate::sync::Arc;
 use crate::tasks::meta::Started;
 
@@ -41,6 +42,17 @@ impl Node {
         Node::walk(this, |_, node, _| {
             if let Some(extra) = node.extra.get() {
                 found.extend(extra.family.lock().panics.iter().cloned());
+            }
+        });
+        found
+    }
+
+    /// Every task aborted in the subtree (including dropped descendants).
+    pub(crate) fn aborted(this: &Arc<Node>) -> Vec<AbortedTask> {
+        let mut found = Vec::new();
+        Node::walk(this, |_, node, _| {
+            if let Some(extra) = node.extra.get() {
+                found.extend(extra.family.lock().aborted.iter().cloned());
             }
         });
         found
@@ -122,6 +134,8 @@ impl Node {
                 done: record.done,
                 budget: record.budget,
                 overran: record.overran,
+                aborts: record.abort,
+                aborted: 0,
                 hung: Vec::new(),
             })
             .collect();
@@ -133,6 +147,7 @@ impl Node {
             let named = !record.members.is_empty() || record.more > 0;
             for (index, child) in members(&children, record.number).enumerate() {
                 record.hung.extend(Node::live_tasks(child));
+                record.aborted += Node::aborted(child).len();
                 if !named && index < MEMBER_NAMES {
                     record.members.push(child.name.clone());
                 } else if !named {

@@ -13,6 +13,7 @@
 //!   announce, so a driver woken by one sees the new stage quit.
 
 use alloc::vec::Vec;
+use core::task::Waker;
 
 use super::node::Node;
 use crate::sync::Arc;
@@ -27,6 +28,10 @@ pub(super) struct Work {
     pub(super) drain: Vec<Arc<Node>>,
     /// Nodes that became done: their transition walks up.
     pub(super) done: Vec<Arc<Node>>,
+    /// Nodes to abort (see `abort`).
+    pub(super) abort: Vec<Arc<Node>>,
+    /// Abort wakers of aborted tasks, to wake.
+    pub(super) wake: Vec<Waker>,
     /// Staged nodes whose stage event is due.
     pub(super) stages_changed: Vec<Arc<Node>>,
     pub(super) panic: DeferredPanic,
@@ -44,6 +49,10 @@ impl Work {
                 // parent, which this loop does not hold.
             } else if let Some(node) = self.drain.pop() {
                 Node::drain_one(&node, &mut self);
+            } else if let Some(node) = self.abort.pop() {
+                Node::abort_one(&node, &mut self);
+            } else if let Some(waker) = self.wake.pop() {
+                self.panic.run(|| waker.wake());
             } else if let Some(node) = self.stages_changed.pop() {
                 if let Some(extra) = node.extra.get() {
                     let event = &extra.stages_changed;
