@@ -471,3 +471,50 @@ fn loom_stage_advances_while_its_last_task_ends() {
         block_on(root.done());
     });
 }
+
+/// An abort on one thread vs an abortable task's poll on another: the task
+/// is either aborted in that poll, or its waker (registered by the poll)
+/// is woken by the abort and the next poll aborts it. Never left pending
+/// unwoken, and the quitter is done once it is aborted.
+#[test]
+fn loom_abort_vs_an_abortable_task_polled_on_another_thread() {
+    use quitter_core::{Aborted, OnAbort};
+    use std::future::Future;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::task::{Context, Poll};
+    loom::model(|| {
+        let root = Quitter::new("main");
+        root.make_abortable();
+        let task = root
+            .track_future("stuck", std::future::pending::<()>())
+            .unwrap()
+            .abort_by(OnAbort::Unwind);
+        let wakes = WakeCount::new();
+        let poller = {
+            let wakes = wakes.clone();
+            thread::spawn(move || {
+                let mut task = Box::pin(task);
+                let waker = wakes.waker();
+                let mut cx = Context::from_waker(&waker);
+                match catch_unwind(AssertUnwindSafe(|| task.as_mut().poll(&mut cx))) {
+                    Ok(Poll::Pending) => Some(task),
+                    Ok(Poll::Ready(())) => unreachable!("pending forever"),
+                    Err(payload) => {
+                        assert!(payload.is::<Aborted>());
+                        None
+                    }
+                }
+            })
+        };
+        root.abort();
+        if let Some(mut task) = poller.join().unwrap() {
+            assert_eq!(wakes.count(), 1, "pending after the abort: woken by it");
+            let waker = wakes.waker();
+            let mut cx = Context::from_waker(&waker);
+            let unwound = catch_unwind(AssertUnwindSafe(|| task.as_mut().poll(&mut cx)));
+            assert!(unwound.unwrap_err().is::<Aborted>());
+        }
+        assert!(root.is_done());
+        assert_eq!(root.aborted().len(), 1);
+    });
+}

@@ -12,15 +12,23 @@
 //! - `is_draining` matches the model (a drain or a quit of the node or an
 //!   ancestor);
 //! - stages: a child made in a later stage of its parent quits only once
-//!   its parent quit and every linked child of the earlier stages is done.
+//!   its parent quit and every linked child of the earlier stages is done;
+//! - abort: an abort quits every node of the subtree (stages not reached
+//!   too) and marks it aborted; exactly the abortable tasks of the subtree
+//!   have their runtime hook woken (the harness then drops them, as tokio
+//!   does) and are reported as aborted, by path; guards stay live.
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::future::{pending, Future, Pending};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Context;
 
-use common::{block_on, expired};
+use common::{block_on, expired, WakeCount};
 use proptest::prelude::*;
-use quitter_core::{Quitter, Stage, TaskGuard};
+use quitter_core::{OnAbort, Quitter, Stage, TaskGuard, Tracked};
 
 #[derive(Clone, Copy, Debug)]
 enum Op {
@@ -31,6 +39,8 @@ enum Op {
     Track(usize),
     EndTask(usize),
     Quit(usize),
+    TrackAbortable(usize),
+    Abort(usize),
     Check(usize),
     WaitExpired(usize),
 }
@@ -45,6 +55,8 @@ fn op() -> impl Strategy<Value = Op> {
         3 => node.clone().prop_map(Op::Track),
         2 => (0..8usize).prop_map(Op::EndTask),
         1 => node.clone().prop_map(Op::Quit),
+        2 => node.clone().prop_map(Op::TrackAbortable),
+        1 => node.clone().prop_map(Op::Abort),
         2 => node.clone().prop_map(Op::Check),
         1 => node.prop_map(Op::WaitExpired),
     ]
@@ -54,6 +66,7 @@ struct ModelNode {
     parent: Option<usize>,
     quit: bool,
     drained: bool,
+    aborted: bool,
     /// Its place in its parent's stop order.
     stage: u32,
     path: String,
@@ -64,6 +77,10 @@ struct Model {
     nodes: Vec<ModelNode>,
     /// Live tasks: (node, name).
     tasks: Vec<(usize, String)>,
+    /// Live abortable tracked futures: (node, name).
+    tracked: Vec<(usize, String)>,
+    /// Aborted tasks: (path, name).
+    aborted: Vec<(String, String)>,
     handles: Vec<bool>,
 }
 
@@ -107,7 +124,7 @@ impl Model {
     /// Quitting, no task of its own, and every linked child done.
     fn done(&self, node: usize) -> bool {
         self.quitting(node)
-            && !self.tasks.iter().any(|(n, _)| *n == node)
+            && !self.has_task(node)
             && self
                 .children(node)
                 .filter(|&c| self.linked(c))
@@ -117,9 +134,14 @@ impl Model {
     /// A node exists (is linked) while it has a handle, a live task, or a
     /// linked child.
     fn linked(&self, node: usize) -> bool {
-        self.handles[node]
-            || self.tasks.iter().any(|(n, _)| *n == node)
-            || self.children(node).any(|c| self.linked(c))
+        self.handles[node] || self.has_task(node) || self.children(node).any(|c| self.linked(c))
+    }
+
+    fn has_task(&self, node: usize) -> bool {
+        self.tasks
+            .iter()
+            .chain(&self.tracked)
+            .any(|(n, _)| *n == node)
     }
 
     fn children(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
@@ -128,7 +150,7 @@ impl Model {
 
     fn live_report(&self, node: usize) -> BTreeMap<String, Vec<String>> {
         let mut report: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (n, name) in &self.tasks {
+        for (n, name) in self.tasks.iter().chain(&self.tracked) {
             if self.in_subtree(*n, node) {
                 report
                     .entry(self.nodes[*n].path.clone())
@@ -143,18 +165,25 @@ impl Model {
     }
 }
 
+/// An abortable tracked future, as a runtime holds it.
+type AbortableTask = Pin<Box<Tracked<Pending<()>>>>;
+
 fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut model = Model::default();
     model.nodes.push(ModelNode {
         parent: None,
         quit: false,
         drained: false,
+        aborted: false,
         stage: 0,
         path: "n0".into(),
     });
     model.handles.push(true);
     let mut handles: Vec<Option<Quitter>> = vec![Some(Quitter::new("n0"))];
     let mut guards: Vec<TaskGuard> = Vec::new();
+    // Abortable tracked futures, polled once, with their runtime hook.
+    let mut tracked: Vec<(AbortableTask, Arc<WakeCount>)> = Vec::new();
+    let task_waker = WakeCount::new();
     let mut task_serial = 0;
 
     for op in ops {
@@ -186,6 +215,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         parent: Some(i),
                         quit: false,
                         drained: false,
+                        aborted: false,
                         stage,
                         path,
                     });
@@ -237,6 +267,61 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 );
                 model.nodes[i].quit = true;
             }
+            Op::TrackAbortable(i) => {
+                let Some(Some(q)) = handles.get(i) else {
+                    continue;
+                };
+                task_serial += 1;
+                let name = format!("a{}", task_serial % 3);
+                let real = q.track_future(name.clone(), pending::<()>());
+                prop_assert_eq!(real.is_err(), model.quitting(i), "refused iff quitting");
+                if let Ok(future) = real {
+                    let hook = WakeCount::new();
+                    let mut future = Box::pin(future.abort_by(OnAbort::Wake(hook.waker())));
+                    // Polled once: listed, as a spawned task soon is.
+                    let waker = task_waker.waker();
+                    let polled = future.as_mut().poll(&mut Context::from_waker(&waker));
+                    prop_assert!(polled.is_pending());
+                    tracked.push((future, hook));
+                    model.tracked.push((i, name));
+                }
+            }
+            Op::Abort(i) => {
+                let Some(Some(q)) = handles.get(i) else {
+                    continue;
+                };
+                let first = q.abort();
+                prop_assert_eq!(
+                    first,
+                    !model.nodes[i].aborted,
+                    "abort is true the first time"
+                );
+                for n in 0..model.nodes.len() {
+                    if model.in_subtree(n, i) {
+                        model.nodes[n].quit = true;
+                        model.nodes[n].aborted = true;
+                    }
+                }
+                // The runtime cancels the tasks whose hook was woken: exactly
+                // those of the subtree.
+                let mut k = 0;
+                while k < tracked.len() {
+                    let (node, _) = &model.tracked[k];
+                    let woken = tracked[k].1.count() > 0;
+                    prop_assert_eq!(
+                        woken,
+                        model.in_subtree(*node, i),
+                        "hook woken iff in the subtree"
+                    );
+                    if woken {
+                        drop(tracked.remove(k));
+                        let (node, name) = model.tracked.remove(k);
+                        model.aborted.push((model.nodes[node].path.clone(), name));
+                    } else {
+                        k += 1;
+                    }
+                }
+            }
             Op::Drain(i) => {
                 let Some(Some(q)) = handles.get(i) else {
                     continue;
@@ -256,6 +341,24 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 prop_assert_eq!(q.is_quitting(), model.quitting(i), "quitting n{}", i);
                 prop_assert_eq!(q.is_draining(), model.draining(i), "draining n{}", i);
                 prop_assert_eq!(q.is_done(), model.done(i));
+                prop_assert_eq!(q.is_aborted(), model.nodes[i].aborted, "aborted n{}", i);
+                let mut real: Vec<(String, String)> = q
+                    .aborted()
+                    .into_iter()
+                    .map(|a| (a.path, a.task.name.to_string()))
+                    .collect();
+                real.sort();
+                let mut expected: Vec<(String, String)> = model
+                    .aborted
+                    .iter()
+                    .filter(|(path, _)| {
+                        path == &model.nodes[i].path
+                            || path.starts_with(&format!("{}/", model.nodes[i].path))
+                    })
+                    .cloned()
+                    .collect();
+                expected.sort();
+                prop_assert_eq!(real, expected, "aborted under n{}", i);
                 let linked_children = model.children(i).filter(|&c| model.linked(c)).count();
                 prop_assert_eq!(
                     q.child_count(),
@@ -290,6 +393,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
 
     // Everything dropped but the root: nothing is left linked.
     drop(guards);
+    drop(tracked);
     let root = handles[0].take().unwrap();
     drop(handles);
     prop_assert_eq!(root.child_count(), 0);

@@ -11,12 +11,12 @@
 mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use common::{block_on, scaled, within, yield_now};
-use futures::channel::{mpsc, oneshot};
+use common::{block_on, scaled, within, yield_now, ManualTimer};
+use futures::channel::mpsc;
 use futures::join;
 use quitter_core::{MainRunner, Quitter, Stage};
 
@@ -164,39 +164,6 @@ fn a_later_stage_never_sees_its_quit_before_the_earlier_one_is_done() {
             "stage 1 quit before stage 0 was done"
         );
         assert!(root.is_done());
-    }
-}
-
-/// A timer fired by hand: every `sleep` is pending until the test fires
-/// the ones it chooses (by their duration).
-#[derive(Clone, Default)]
-struct ManualTimer(Arc<Mutex<Vec<Sleeping>>>);
-
-/// A pending sleep: its duration, and what fires it.
-type Sleeping = (Duration, oneshot::Sender<()>);
-
-impl ManualTimer {
-    fn sleep(&self, duration: Duration) -> impl std::future::Future<Output = ()> {
-        let (fire, wait) = oneshot::channel();
-        self.0.lock().unwrap().push((duration, fire));
-        async move {
-            let _ = wait.await;
-        }
-    }
-
-    /// Fires every live sleep shorter than `limit`; returns how many.
-    fn fire_shorter_than(&self, limit: Duration) -> usize {
-        let mut sleeps = self.0.lock().unwrap();
-        let (fire, keep): (Vec<_>, Vec<_>) = sleeps
-            .drain(..)
-            .filter(|(_, sender)| !sender.is_canceled())
-            .partition(|(duration, _)| *duration < limit);
-        *sleeps = keep;
-        let fired = fire.len();
-        for (_, sender) in fire {
-            let _ = sender.send(());
-        }
-        fired
     }
 }
 

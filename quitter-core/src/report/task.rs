@@ -42,6 +42,10 @@ pub struct AbortedTask {
 
 impl fmt::Display for AbortedTask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Task {} on quitter '{}' was aborted", self.task, self.path)
+        write!(
+            f,
+            "Task {} on quitter '{}' was aborted",
+            self.task, self.path
+        )
     }
 }

@@ -46,8 +46,8 @@ use core::time::Duration;
 use event_listener::EventListener;
 
 use super::node::{Family, Node};
-use super::state::State;
 use super::stage::Stage;
+use super::state::State;
 use super::work::Work;
 use crate::sync::Arc;
 use crate::tasks::meta::Started;

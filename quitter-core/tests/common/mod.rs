@@ -148,3 +148,36 @@ impl futures::task::ArcWake for WakeCount {
         this.0.fetch_add(1, Ordering::SeqCst);
     }
 }
+
+/// A timer fired by hand: every `sleep` is pending until the test fires
+/// the ones it chooses (by their duration).
+#[derive(Clone, Default)]
+pub struct ManualTimer(std::sync::Arc<std::sync::Mutex<Vec<Sleeping>>>);
+
+/// A pending sleep: its duration, and what fires it.
+type Sleeping = (std::time::Duration, futures::channel::oneshot::Sender<()>);
+
+impl ManualTimer {
+    pub fn sleep(&self, duration: std::time::Duration) -> impl std::future::Future<Output = ()> {
+        let (fire, wait) = futures::channel::oneshot::channel();
+        self.0.lock().unwrap().push((duration, fire));
+        async move {
+            let _ = wait.await;
+        }
+    }
+
+    /// Fires every live sleep shorter than `limit`; returns how many.
+    pub fn fire_shorter_than(&self, limit: std::time::Duration) -> usize {
+        let mut sleeps = self.0.lock().unwrap();
+        let (fire, keep): (Vec<_>, Vec<_>) = sleeps
+            .drain(..)
+            .filter(|(_, sender)| !sender.is_canceled())
+            .partition(|(duration, _)| *duration < limit);
+        *sleeps = keep;
+        let fired = fire.len();
+        for (_, sender) in fire {
+            let _ = sender.send(());
+        }
+        fired
+    }
+}
