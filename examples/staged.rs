@@ -3,7 +3,7 @@
 //! The exit report is the timeline.
 //!
 //! ```text
-//! cargo run --example staged -- [--lame-duck 1s] [--quit-timeout 10s] [--hang-worker]
+//! cargo run --example staged -- [--lame-duck 1s] [--quit-timeout 10s] [--hang-worker] [--abort]
 //! ```
 //!
 //! The quit tree and its stop order:
@@ -12,7 +12,8 @@
 //! main                  quit source: "OS interrupt/termination signal"
 //! ├── http              stage 1: a request in flight (300 ms to finish)
 //! ├── workers           stage 2, after http: a job to finish (200 ms),
-//! │                     budget 1 s (--hang-worker: it never finishes)
+//! │                     budget 1 s (--hang-worker: it never finishes;
+//! │                     --abort: it is aborted when the budget runs out)
 //! └── telemetry         stage 3, after workers: flushes (100 ms)
 //! ```
 //!
@@ -40,7 +41,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // The stop order is declared where the children are made.
     let http = root.child("http")?;
-    let workers = root.child_in("workers", Stage::after(&http).budget(WORKER_BUDGET))?;
+    let mut workers_stage = Stage::after(&http).budget(WORKER_BUDGET);
+    if flags.abort {
+        // At the budget, the stuck job's future is dropped (its cleanup
+        // runs) rather than left running; the report says "aborted".
+        workers_stage = workers_stage.abort_on_overrun();
+    }
+    let workers = root.child_in("workers", workers_stage)?;
     let telemetry = root.child_in("telemetry", Stage::after(&workers))?;
 
     // Readiness: what a `/ready` endpoint would answer.
@@ -66,10 +73,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
         async move {
             workers.quitted().await;
             println!("workers: quit, finishing the job");
+            let _on_abort = OnDrop("workers: job aborted");
             if flags.hang_worker {
                 std::future::pending::<()>().await; // a stuck job
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
+            std::mem::forget(_on_abort);
             println!("workers: stopped");
         }
     })?;
@@ -87,6 +96,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
     shutdown.run().await.exit()
 }
 
+/// Prints its line if dropped: the job's future was dropped before it
+/// finished (an abort).
+struct OnDrop(&'static str);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        println!("{}", self.0);
+    }
+}
+
 /// How long the workers' stage may take before telemetry is stopped anyway.
 const WORKER_BUDGET: Duration = Duration::from_secs(1);
 
@@ -96,12 +115,14 @@ struct Flags {
     lame_duck: Duration,
     quit_timeout: Duration,
     hang_worker: bool,
+    abort: bool,
 }
 
-const USAGE: &str = "usage: staged [--lame-duck DUR] [--quit-timeout DUR] [--hang-worker]
+const USAGE: &str = "usage: staged [--lame-duck DUR] [--quit-timeout DUR] [--hang-worker] [--abort]
   --lame-duck     draining before the quit (default: 1s)
   --quit-timeout  how long the stages may take after the quit (default: 10s)
   --hang-worker   the worker never finishes: its stage overruns its budget
+  --abort         a stage that overruns its budget has its tasks aborted
   DUR is a number followed by ms or s: 500ms, 2s";
 
 impl Flags {
@@ -119,6 +140,7 @@ impl Flags {
             lame_duck: Duration::from_secs(1),
             quit_timeout: Duration::from_secs(10),
             hang_worker: false,
+            abort: false,
         };
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
@@ -127,6 +149,7 @@ impl Flags {
                 "--lame-duck" => flags.lame_duck = parse_duration(&value()?)?,
                 "--quit-timeout" => flags.quit_timeout = parse_duration(&value()?)?,
                 "--hang-worker" => flags.hang_worker = true,
+                "--abort" => flags.abort = true,
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);

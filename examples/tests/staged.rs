@@ -85,3 +85,38 @@ fn a_hung_worker_overruns_its_budget_and_telemetry_still_flushes() {
         example.check(stderr.contains(needle), &format!("{needle:?} in {stderr}"));
     }
 }
+
+#[test]
+fn with_abort_the_hung_worker_is_aborted_at_its_budget() {
+    let (mut example, lines, code) = run_to_exit(&[
+        "--lame-duck",
+        "0s",
+        "--quit-timeout",
+        "20s",
+        "--hang-worker",
+        "--abort",
+    ]);
+    example.check(
+        lines.iter().any(|l| l == "workers: job aborted"),
+        &format!("the job's future was dropped: {lines:?}"),
+    );
+    example.check(
+        lines.last().map(String::as_str) == Some("telemetry: flushed"),
+        &format!("telemetry flushed after the abort: {lines:?}"),
+    );
+    example.check(code == 1, &format!("an abort is not a clean exit: {code}"));
+    let stderr = example.stderr();
+    for needle in [
+        "Stage 2/3 of 'main' (workers): quit at +",
+        ", overran its budget of 1.000s, 1 task(s) aborted\n",
+        "Stage 3/3 of 'main' (telemetry): quit at +",
+        "Task worker (spawned at examples/staged.rs:",
+        "on quitter 'main/workers' was aborted",
+    ] {
+        example.check(stderr.contains(needle), &format!("{needle:?} in {stderr}"));
+    }
+    example.check(
+        !stderr.contains("\t- main/workers: worker"),
+        "aborted, not hung",
+    );
+}
