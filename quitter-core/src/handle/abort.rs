@@ -74,6 +74,7 @@ impl Quitter {
     ///     let _ = task.as_mut().poll(&mut cx);
     /// }));
     /// assert!(unwound.unwrap_err().is::<quitter_core::Aborted>());
+    /// drop(task); // as the executor that caught the unwind does
     /// assert!(root.is_done());
     /// assert_eq!(root.aborted()[0].task.name, "stuck");
     /// ```

@@ -18,9 +18,10 @@
 //!
 //! A tracked future made abortable ([`Tracked::abort_by`]) looks at its
 //! node's `ABORT` bit at each poll, after registering where an abort
-//! wakes it; once set, it drops the inner future in place, records the
-//! task as aborted, and ends its runtime task as told ([`OnAbort`]). One
-//! that is not abortable pays nothing for this.
+//! wakes it; once set, it polls its future no more and ends its runtime
+//! task as told ([`OnAbort`]: a cancel hook, or an unwind), whose drop of
+//! the future records the task as aborted. One that is not abortable pays
+//! one word (its entry's empty abort cell) and one branch a poll.
 
 use core::future::Future;
 use core::pin::Pin;
@@ -28,48 +29,32 @@ use core::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
+#[cfg(feature = "std")]
+use super::abort::Aborted;
 use super::abort::OnAbort;
 use crate::report::TaskInfo;
 use crate::tree::slot::TaskSlot;
-
-/// How a tracked future ends its runtime task once aborted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum AbortMode {
-    /// Not abortable: never aborted, listed as hung.
-    Never,
-    /// The runtime's cancel hook is in the entry's abort waker.
-    Hook,
-    /// Unwind with [`Aborted`](super::abort::Aborted).
-    #[cfg(feature = "std")]
-    Unwind,
-}
 
 pin_project! {
     /// A future tracked as one task of a quitter. Made by
     /// [`Quitter::track_future`](crate::Quitter::track_future).
     #[must_use = "futures do nothing unless polled"]
     pub struct Tracked<F> {
-        // `None` once aborted: dropped in place.
         #[pin]
-        future: Option<F>,
+        future: F,
         // The task's hold and registry entry, inline: the entry is listed
         // where it is, which is why the future must be pinned anyway.
         #[pin]
         slot: TaskSlot,
-        abort: AbortMode,
     }
 
     impl<F> PinnedDrop for Tracked<F> {
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            // Dropped by its runtime after an abort (tokio cancels the task
-            // when the hook asks): the task was aborted. The future goes
-            // first, so the task ends after its cleanup.
-            if *this.abort != AbortMode::Never && this.future.is_some() && this.slot.is_aborted() {
-                let info = this.slot.info();
-                let mut future = this.future;
-                future.set(None);
-                this.slot.aborted(info);
+            // Dropped unfinished after an abort (its runtime cancelled it, or
+            // its executor caught the unwind): the task was aborted. The
+            // future is dropped next, then the slot ends.
+            if this.slot.abort_cell().is_some() && this.slot.is_aborted() {
+                this.slot.record_abort();
             }
         }
     }
@@ -77,30 +62,24 @@ pin_project! {
 
 impl<F> Tracked<F> {
     pub(crate) fn new(future: F, slot: TaskSlot) -> Self {
-        Tracked {
-            future: Some(future),
-            slot,
-            abort: AbortMode::Never,
-        }
+        Tracked { future, slot }
     }
 
     /// Makes the task abortable: when its quitter is aborted
     /// ([`Quitter::abort`](crate::Quitter::abort), a stage that
-    /// [aborts on overrun](crate::Stage::abort_on_overrun)), its future is
-    /// dropped at once or at its next poll, the task is reported as
-    /// aborted, and `on_abort` ends the runtime's task. The runtime
-    /// adapters' `spawn` do this in an [abortable](crate::Quitter::is_abortable)
-    /// quitter; a future tracked without it is never aborted (it stays
-    /// listed as hung).
+    /// [aborts on overrun](crate::Stage::abort_on_overrun)), the future is
+    /// no longer polled, `on_abort` ends its runtime's task (which drops
+    /// the future: its cleanup runs), and the task is reported as aborted.
+    /// The runtime adapters' `spawn` do this in an
+    /// [abortable](crate::Quitter::is_abortable) quitter; a future tracked
+    /// without it is never aborted (it stays listed as hung). Costs one
+    /// small allocation.
     pub fn abort_by(mut self, on_abort: OnAbort) -> Self {
-        self.abort = match on_abort {
-            OnAbort::Wake(hook) => {
-                self.slot.abort_waker().register(&hook);
-                AbortMode::Hook
-            }
+        match on_abort {
+            OnAbort::Wake(hook) => self.slot.make_abortable(false, Some(&hook)),
             #[cfg(feature = "std")]
-            OnAbort::Unwind => AbortMode::Unwind,
-        };
+            OnAbort::Unwind => self.slot.make_abortable(true, None),
+        }
         self
     }
 
@@ -119,37 +98,25 @@ impl<F: Future> Future for Tracked<F> {
         let mut slot = this.slot;
         // At the first poll (a no-op after it, and once ended).
         slot.as_mut().list();
-        let mut future = this.future;
-        if *this.abort != AbortMode::Never {
+        if let Some(abort) = slot.abort_cell() {
             // Register, then look (see `tree::abort`).
-            #[cfg(feature = "std")]
-            if *this.abort == AbortMode::Unwind {
-                slot.abort_waker().register(cx.waker());
+            if abort.unwind {
+                abort.waker.register(cx.waker());
             }
-            if future.is_some() && slot.is_aborted() {
-                let info = slot.info();
-                future.set(None);
-                slot.as_mut().aborted(info);
-                match *this.abort {
-                    #[cfg(feature = "std")]
-                    AbortMode::Unwind => {
-                        std::panic::resume_unwind(alloc::boxed::Box::new(super::abort::Aborted))
-                    }
-                    // Pending until the runtime cancels the task (the hook
-                    // is woken here unless the abort walk took it first).
-                    _ => {
-                        if let Some(hook) = slot.abort_waker().take() {
-                            hook.wake();
-                        }
-                        return Poll::Pending;
-                    }
+            if slot.is_aborted() {
+                #[cfg(feature = "std")]
+                if abort.unwind {
+                    std::panic::resume_unwind(alloc::boxed::Box::new(Aborted));
                 }
+                // Pending until the runtime cancels the task (its hook is
+                // woken here, unless the abort walk took it first).
+                if let Some(hook) = abort.waker.take() {
+                    hook.wake();
+                }
+                return Poll::Pending;
             }
         }
-        // Aborted before: pending until the runtime drops it.
-        let Some(future) = future.as_pin_mut() else {
-            return Poll::Pending;
-        };
+        let future = this.future;
         #[cfg(feature = "std")]
         let polled =
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.poll(cx))) {

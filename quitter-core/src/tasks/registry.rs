@@ -71,9 +71,9 @@ pin_project! {
         // reads or writes it; atomic (relaxed) only so that the entry
         // is `Sync`.
         status: AtomicU8,
-        // What an abort wakes: an abortable task's waker (or its runtime's
-        // cancel hook). Empty for a task that cannot be aborted.
-        abort: AtomicWaker,
+        // What an abort wakes, out of line (`None`: the task cannot be
+        // aborted, and pays one word for it). Set only while unlisted.
+        abort: Option<Box<AbortCell>>,
     }
 
     impl PinnedDrop for TaskEntry {
@@ -96,13 +96,28 @@ impl TaskEntry {
                 started: Started::NOT_YET,
             },
             status: AtomicU8::new(UNLISTED),
-            abort: AtomicWaker::new(),
+            abort: None,
         }
     }
 
-    /// What an abort of the task's node wakes (see `tree::abort`).
-    pub(crate) fn abort_waker(&self) -> &AtomicWaker {
-        &self.abort
+    /// Makes the task abortable (see `tree::abort`): an abort wakes
+    /// `hook` if given (the runtime's cancel hook), else the waker the task
+    /// registers at each poll, and the task then unwinds if `unwind`.
+    /// Only while unlisted (it is `&mut`: not pinned yet).
+    pub(crate) fn make_abortable(&mut self, unwind: bool, hook: Option<&Waker>) {
+        let cell = AbortCell {
+            waker: AtomicWaker::new(),
+            unwind,
+        };
+        if let Some(hook) = hook {
+            cell.waker.register(hook);
+        }
+        self.abort = Some(Box::new(cell));
+    }
+
+    /// What an abort of the task's node wakes, if it is abortable.
+    pub(crate) fn abort_cell(&self) -> Option<&AbortCell> {
+        self.abort.as_deref()
     }
 
     /// Whether the entry is listed (so a report names it).
@@ -116,9 +131,17 @@ impl TaskEntry {
     }
 }
 
+/// An abortable task's abort waker, and how it ends once aborted.
+pub(crate) struct AbortCell {
+    pub(crate) waker: AtomicWaker,
+    /// It unwinds (else its runtime's hook, in `waker`, cancels it).
+    pub(crate) unwind: bool,
+}
+
 // SAFETY: `links` are touched only under the lock of the list the entry is
 // in (list rule 1); `meta` is written only while the entry is in no list
-// (so only its slot can reach it); `status` and `abort` are atomic. So sharing or
+// (so only its slot can reach it); `status` is atomic; `abort` is written only
+// while unlisted, and its cell is atomic. So sharing or
 // sending an entry races on nothing.
 unsafe impl Send for TaskEntry {}
 // SAFETY: as for `Send`.
@@ -245,9 +268,9 @@ impl TaskRegistry {
             let list = shard.lock();
             into.extend(list.iter().filter_map(|entry| {
                 // SAFETY: an entry in the list is live while we hold its
-                // lock (list rule 2); `abort` is an `AtomicWaker`, shared.
+                // lock (list rule 2); `abort` is not written while listed.
                 let abort = unsafe { &entry.as_ref().abort };
-                abort.take()
+                abort.as_ref().and_then(|cell| cell.waker.take())
             }));
         }
     }

@@ -23,7 +23,7 @@ use super::hold::NodeHold;
 use super::node::Node;
 use crate::report::TaskInfo;
 use crate::sync::Arc;
-use crate::tasks::registry::TaskEntry;
+use crate::tasks::registry::{AbortCell, TaskEntry};
 
 pin_project! {
     /// One task's hold on its node and its registry entry; see the module
@@ -106,9 +106,15 @@ impl TaskSlot {
         drop(hold);
     }
 
-    /// What an abort of the task's node wakes (see `tree::abort`).
-    pub(crate) fn abort_waker(&self) -> &futures_util::task::AtomicWaker {
-        self.entry.abort_waker()
+    /// Makes the task abortable (see `TaskEntry::make_abortable`); before
+    /// it is pinned.
+    pub(crate) fn make_abortable(&mut self, unwind: bool, hook: Option<&core::task::Waker>) {
+        self.entry.make_abortable(unwind, hook);
+    }
+
+    /// What an abort of the task's node wakes, if it is abortable.
+    pub(crate) fn abort_cell(&self) -> Option<&AbortCell> {
+        self.entry.abort_cell()
     }
 
     /// Has the task's node been aborted? `false` once the task ended.
@@ -119,13 +125,12 @@ impl TaskSlot {
             .is_some_and(|hold| hold.node().state.is_aborted())
     }
 
-    /// Records that the task was aborted (`info` taken before its future
-    /// was dropped), then ends it.
-    pub(crate) fn aborted(self: Pin<&mut Self>, info: TaskInfo) {
+    /// Records that the task is being aborted (its future is dropped
+    /// next, then the slot ends).
+    pub(crate) fn record_abort(&self) {
         if let Some(hold) = &self.hold {
-            hold.node().record_abort(info);
+            hold.node().record_abort(self.info());
         }
-        self.end();
     }
 
     /// Records that the task panicked with `message`, then ends it.
