@@ -16,7 +16,11 @@
 //! - abort: an abort quits every node of the subtree (stages not reached
 //!   too) and marks it aborted; exactly the abortable tasks of the subtree
 //!   have their runtime hook woken (the harness then drops them, as tokio
-//!   does) and are reported as aborted, by path; guards stay live.
+//!   does) and are reported as aborted, by path; guards stay live;
+//! - budgets: a timed wait whose every stage budget runs out (the timer is
+//!   fired by hand, shortest sleeps first, the overall timeout last) quits
+//!   every later stage of every quitting node of the subtree, down to the
+//!   stages those quits reach, and its result and report are as above.
 
 mod common;
 
@@ -25,8 +29,9 @@ use std::future::{pending, Future, Pending};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Context;
+use std::time::Duration;
 
-use common::{block_on, expired, WakeCount};
+use common::{block_on, expired, yield_now, ManualTimer, WakeCount};
 use proptest::prelude::*;
 use quitter_core::{OnAbort, Quitter, Stage, TaskGuard, Tracked};
 
@@ -43,10 +48,13 @@ enum Op {
     Abort(usize),
     Check(usize),
     WaitExpired(usize),
+    WaitBudgetsRunOut(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let node = 0..12usize;
+    // Mostly the first few nodes, so that ops meet on the same ones (a
+    // staged parent, its quit, a wait on it) often enough.
+    let node = prop_oneof![3 => 0..4usize, 1 => 0..12usize];
     prop_oneof![
         3 => node.clone().prop_map(Op::Child),
         2 => (node.clone(), 1..4u32).prop_map(|(node, stage)| Op::ChildInStage(node, stage)),
@@ -58,7 +66,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => node.clone().prop_map(Op::TrackAbortable),
         1 => node.clone().prop_map(Op::Abort),
         2 => node.clone().prop_map(Op::Check),
-        1 => node.prop_map(Op::WaitExpired),
+        1 => node.clone().prop_map(Op::WaitExpired),
+        1 => node.prop_map(Op::WaitBudgetsRunOut),
     ]
 }
 
@@ -67,6 +76,9 @@ struct ModelNode {
     quit: bool,
     drained: bool,
     aborted: bool,
+    /// Its stages' budgets ran out while it was quitting: every later
+    /// stage was quit without waiting for the earlier ones.
+    overran: bool,
     /// Its place in its parent's stop order.
     stage: u32,
     path: String,
@@ -105,10 +117,28 @@ impl Model {
         };
         let stage = self.nodes[node].stage;
         self.quitting(parent)
-            && self
-                .children(parent)
-                .filter(|&c| self.nodes[c].stage < stage && self.linked(c))
-                .all(|c| self.done(c))
+            && (self.nodes[parent].overran
+                || self
+                    .children(parent)
+                    .filter(|&c| self.nodes[c].stage < stage && self.linked(c))
+                    .all(|c| self.done(c)))
+    }
+
+    /// Every budget in the subtree of `root` runs out: each quitting node
+    /// overruns its stages, which quits the later ones, whose own stages
+    /// then overrun in turn.
+    fn run_out_budgets(&mut self, root: usize) {
+        loop {
+            let overrun: Vec<usize> = (0..self.nodes.len())
+                .filter(|&n| self.in_subtree(n, root) && !self.nodes[n].overran && self.quitting(n))
+                .collect();
+            if overrun.is_empty() {
+                return;
+            }
+            for n in overrun {
+                self.nodes[n].overran = true;
+            }
+        }
     }
 
     fn draining(&self, node: usize) -> bool {
@@ -175,6 +205,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         quit: false,
         drained: false,
         aborted: false,
+        overran: false,
         stage: 0,
         path: "n0".into(),
     });
@@ -216,6 +247,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         quit: false,
                         drained: false,
                         aborted: false,
+                        overran: false,
                         stage,
                         path,
                     });
@@ -372,16 +404,38 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     continue;
                 };
                 let result = block_on(q.wait_done_until(expired()));
-                prop_assert_eq!(result.is_ok(), model.done(i));
-                if let Err(report) = result {
-                    let mut real: BTreeMap<String, Vec<String>> = BTreeMap::new();
-                    for quitter in &report.quitters {
-                        let mut names: Vec<String> =
-                            quitter.tasks.iter().map(|t| t.name.to_string()).collect();
-                        names.sort();
-                        real.insert(quitter.path.clone(), names);
+                check_wait(&model, i, result)?;
+            }
+            Op::WaitBudgetsRunOut(i) => {
+                let Some(Some(q)) = handles.get(i) else {
+                    continue;
+                };
+                const TIMEOUT: Duration = Duration::from_secs(3600);
+                let timer = ManualTimer::default();
+                let wait = q.wait_done_timed(TIMEOUT, |budget| timer.sleep(budget));
+                let fire = async {
+                    // Every budget (each shorter than the timeout) runs out,
+                    // including those of the stages that the overruns reach,
+                    // until none is left; then the timeout.
+                    let mut quiet = 0;
+                    while quiet < 3 {
+                        yield_now().await;
+                        if timer.fire_shorter_than(TIMEOUT) == 0 {
+                            quiet += 1;
+                        } else {
+                            quiet = 0;
+                        }
                     }
-                    prop_assert_eq!(real, model.live_report(i));
+                    timer.fire_shorter_than(Duration::MAX);
+                };
+                let (result, ()) = block_on(async { futures::join!(wait, fire) });
+                model.run_out_budgets(i);
+                check_wait(&model, i, result)?;
+                // Every later stage reached, at once.
+                for (n, handle) in handles.iter().enumerate() {
+                    if let (Some(q), true) = (handle, model.in_subtree(n, i)) {
+                        prop_assert_eq!(q.is_quitting(), model.quitting(n), "quitting n{}", n);
+                    }
                 }
             }
         }
@@ -402,7 +456,28 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// 1000 cases, or `PROPTEST_CASES` when set (Miri runs a few). Under Miri,
+/// A wait's result matches the model: `Ok` exactly when done, else its
+/// report lists exactly the live tasks of the subtree, by path.
+fn check_wait(
+    model: &Model,
+    node: usize,
+    result: Result<(), quitter_core::TimeoutReport>,
+) -> Result<(), TestCaseError> {
+    prop_assert_eq!(result.is_ok(), model.done(node));
+    if let Err(report) = result {
+        let mut real: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for quitter in &report.quitters {
+            let mut names: Vec<String> = quitter.tasks.iter().map(|t| t.name.to_string()).collect();
+            names.sort();
+            real.insert(quitter.path.clone(), names);
+        }
+        prop_assert_eq!(real, model.live_report(node));
+    }
+    Ok(())
+}
+
+/// 4000 cases (a budget overrun in two staged nodes at once needs several
+/// thousand to be met), or `PROPTEST_CASES` when set (Miri runs a few). Under Miri,
 /// which keeps a test off the file system, the regressions file is not read
 /// (native runs replay it), and cases come from the XorShift generator:
 /// ChaCha's, the default, costs Miri several seconds per case.
@@ -410,7 +485,7 @@ fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|cases| cases.parse().ok())
-        .unwrap_or(1000);
+        .unwrap_or(4000);
     let config = ProptestConfig::with_cases(cases);
     if cfg!(miri) {
         ProptestConfig {
@@ -430,4 +505,26 @@ proptest! {
     fn the_tree_matches_the_model(ops in proptest::collection::vec(op(), 1..60)) {
         run(ops)?;
     }
+}
+
+/// The budgets case spelled out: hung first stages overrun, in the root
+/// and in a staged node below it, and both second stages are quit by the
+/// budget keeper.
+#[test]
+fn hung_stages_overrun_in_the_model() {
+    run(vec![
+        Op::ChildInStage(0, 1),
+        Op::ChildInStage(0, 2),
+        Op::Track(1),
+        Op::ChildInStage(1, 1),
+        Op::ChildInStage(1, 2),
+        Op::Track(3),
+        Op::Quit(0),
+        Op::Check(2),
+        Op::Check(4),
+        Op::WaitBudgetsRunOut(0),
+        Op::Check(2),
+        Op::Check(4),
+    ])
+    .unwrap();
 }

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Wake, Waker};
 
-use quitter_core::{AlreadyQuit, OnAbort, Quitter};
+use quitter_core::{AlreadyQuit, OnAbort, Quitter, Tracked};
 use tokio::task::{AbortHandle, JoinHandle};
 
 /// Spawns `future` on the current tokio runtime as a task of `quitter`
@@ -45,13 +45,24 @@ where
     F::Output: Send + 'static,
 {
     let tracked = quitter.track_future(name, future)?;
-    if !quitter.is_abortable() {
-        return Ok(tokio::spawn(tracked));
+    if quitter.is_abortable() {
+        return Ok(spawn_abortable(tracked));
     }
+    Ok(tokio::spawn(tracked))
+}
+
+/// The abortable case of [`spawn`], out of its way.
+#[cold]
+#[inline(never)]
+fn spawn_abortable<F>(tracked: Tracked<F>) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     let hook = Arc::new(AbortHook::default());
     let handle = tokio::spawn(tracked.abort_by(OnAbort::Wake(Waker::from(hook.clone()))));
     hook.arm(handle.abort_handle());
-    Ok(handle)
+    handle
 }
 
 /// The cancel hook of an abortable task: the core wakes it when the task

@@ -4,12 +4,10 @@
 //! The rules they keep are in the module docs of `tree`.
 
 use alloc::boxed::Box;
-use alloc::vec::Vec;
 
 use super::node::{Extra, Family, Link, Node};
 use super::state::{State, Zero};
 use super::work::Work;
-use crate::report::{AbortedTask, TaskPanic};
 use crate::sync::{Arc, OnceCell, Ordering};
 use crate::trace;
 
@@ -102,13 +100,13 @@ impl Drop for Node {
     /// `Arc`, unlinks the parent too, and so on up, in a loop.
     fn drop(&mut self) {
         let Some(link) = self.link.take() else { return };
-        let ended = take_ended(&mut self.extra);
+        let ended = family_of(&mut self.extra);
         let mut parent = unlink(link, &self.state, ended);
         loop {
             match Arc::try_unwrap(parent) {
                 Ok(mut node) => {
                     let Some(link) = node.link.take() else { return };
-                    let ended = take_ended(&mut node.extra);
+                    let ended = family_of(&mut node.extra);
                     parent = unlink(link, &node.state, ended);
                     // `node` drops here with no link: its own `drop` is a no-op.
                 }
@@ -126,7 +124,7 @@ impl Drop for Node {
 /// child and it has no handle left (see the module docs), and releases the
 /// child's hold unless it was quit (a quit child with no holds is done and
 /// released that hold already).
-fn unlink(link: Link, state: &State, ended: Ended) -> Arc<Node> {
+fn unlink(link: Link, state: &State, ended: Option<&mut Family>) -> Arc<Node> {
     let was_quit = state.is_quit_rmw();
     let Link {
         parent,
@@ -139,8 +137,9 @@ fn unlink(link: Link, state: &State, ended: Ended) -> Arc<Node> {
     if let Some(extra) = parent.extra.get() {
         let mut family = extra.family.lock();
         let _ = family.children.try_remove(slot as usize);
-        family.panics.extend(ended.0);
-        family.aborted.extend(ended.1);
+        if let Some(ended) = ended {
+            hand_up(&mut family, ended);
+        }
         // Under the lock, against the last handle's drop (which decrements
         // and then takes this lock): one of the two sees the other done.
         if family.children.is_empty()
@@ -170,18 +169,19 @@ fn unlink(link: Link, state: &State, ended: Ended) -> Arc<Node> {
     parent
 }
 
-/// A dropped node's panicked and aborted tasks, handed to its parent.
-type Ended = (Vec<TaskPanic>, Vec<AbortedTask>);
+/// A dropped node's family (if it had one), whose panicked and aborted
+/// tasks its parent takes over. Borrowed, not moved out: a plain child
+/// has none, and its unlink should not pay for two empty lists.
+fn family_of(extra: &mut OnceCell<Box<Extra>>) -> Option<&mut Family> {
+    extra.get_mut().map(|extra| extra.family.get_mut())
+}
 
-fn take_ended(extra: &mut OnceCell<Box<Extra>>) -> Ended {
-    extra
-        .get_mut()
-        .map(|extra| {
-            let family = extra.family.get_mut();
-            (
-                core::mem::take(&mut family.panics),
-                core::mem::take(&mut family.aborted),
-            )
-        })
-        .unwrap_or_default()
+/// Moves `ended`'s panicked and aborted tasks to `family`.
+fn hand_up(family: &mut Family, ended: &mut Family) {
+    if !ended.panics.is_empty() {
+        family.panics.append(&mut ended.panics);
+    }
+    if !ended.aborted.is_empty() {
+        family.aborted.append(&mut ended.aborted);
+    }
 }

@@ -1,5 +1,6 @@
 //! What the tokio benches share, so that they measure on the same settings:
 //! the runtime every implementation runs on and the quick-mode switch.
+#![allow(dead_code)] // each bench uses its part
 
 use tokio::runtime::Runtime;
 
