@@ -58,7 +58,7 @@ fn an_error_from_a_source_is_a_failure_even_when_every_task_returns() {
     assert_eq!(
         report.to_string(),
         "Received quit from 'HTTP server error' (address in use), a failure\n\
-         Successfully quit application, all tracked tasks returned\n"
+         Quit application after a failure, all tracked tasks returned\n"
     );
 
     // A bare io::Error, and a quit by code with a failed cause, likewise.

@@ -487,3 +487,81 @@ async fn handlers_get_the_connection_quitter_and_end_their_streams_on_quit() {
     client.closed_by_server().await;
     bounded("main to be done", server.root.done()).await;
 }
+
+/// The names of what `root` reports aborted under `path`.
+fn aborted_under(root: &Quitter, path: &str) -> Vec<String> {
+    let mut names: Vec<String> = root
+        .aborted()
+        .into_iter()
+        .filter(|aborted| aborted.path == path)
+        .map(|aborted| aborted.task.name.to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_at_the_deadline_cuts_the_connection_and_names_the_request() {
+    let mut server = start().await;
+    let mut client = h1(server.addr).await;
+    let hung = client.send("/slow").await;
+    let path = server.entered().await;
+
+    // The quit ends the accept loop and leaves the request in flight; the
+    // deadline's abort (later) cuts it.
+    server.root.quit();
+    assert!(bounded("the accept loop", server.accept)
+        .await
+        .unwrap()
+        .is_ok());
+    assert!(server.root.abort());
+    bounded("main to be done", server.root.done()).await;
+    let cut = bounded("the client to see the cut", hung).await.unwrap();
+    assert!(cut.is_err(), "the request was answered: {cut:?}");
+    client.closed_by_server().await;
+
+    // Named in the report: the request (method, path) and its connection.
+    assert_eq!(
+        aborted_under(&server.root, &path),
+        ["GET /slow", "connection"]
+    );
+    let request = server
+        .root
+        .aborted()
+        .into_iter()
+        .find(|a| a.task.name == "GET /slow");
+    assert!(request.unwrap().task.age.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_cuts_http2_streams_in_flight_and_names_them() {
+    let mut server = start().await;
+    let mut client = h2(server.addr).await;
+    let first = client.send("/slow").await;
+    let second = client.send("/slow").await;
+    let path = server.entered().await;
+    assert_eq!(server.entered().await, path, "one connection, two streams");
+
+    server.root.quit();
+    assert!(server.root.abort());
+    bounded("main to be done", server.root.done()).await;
+    for stream in [first, second] {
+        let cut = bounded("the client to see the cut", stream).await.unwrap();
+        assert!(cut.is_err(), "the stream was answered: {cut:?}");
+    }
+    bounded("the connection to end", client.closed)
+        .await
+        .unwrap();
+    // Each stream's task is dropped with the connection (its executor task
+    // sees the connection gone), so both are named.
+    bounded("both requests to be reported", async {
+        while aborted_under(&server.root, &path).len() < 3 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(
+        aborted_under(&server.root, &path),
+        ["GET /slow", "GET /slow", "connection"]
+    );
+}

@@ -95,17 +95,13 @@ impl fmt::Display for ExitReport {
         if let Some(lame_duck) = &self.lame_duck {
             writeln!(f, "{lame_duck}")?;
         }
-        if self.all_returned() {
-            writeln!(
-                f,
-                "Successfully quit application, all tracked tasks returned"
-            )?;
-        } else {
-            writeln!(
-                f,
-                "Failed to quit application, not all tracked tasks returned"
-            )?;
-        }
+        // The headline agrees with the exit code: "Successfully" only for 0.
+        let headline = match (self.all_returned(), self.cause.failure) {
+            (true, false) => "Successfully quit application, all tracked tasks returned",
+            (true, true) => "Quit application after a failure, all tracked tasks returned",
+            (false, _) => "Failed to quit application, not all tracked tasks returned",
+        };
+        writeln!(f, "{headline}")?;
         if self.forced {
             writeln!(f, "The wait was cut short by a second quit event")?;
         }

@@ -12,36 +12,41 @@
 //!   in flight, or close at once if idle; before the protocol is known:
 //!   close);
 //! - an HTTP/1 connection is never shut down while only draining (see
-//!   [`super::tracking`] for its `Connection: close`);
-//! - the task ends when hyper's connection future does (closed, upgraded,
-//!   or failed: a failure is one connection's, and is not reported).
+//!   [`crate::tracking`] for its `Connection: close`);
+//! - the future ends when hyper's connection future does (closed,
+//!   upgraded, or failed: a failure is one connection's, and is not
+//!   reported). Dropped before that (an abort), it closes the connection.
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
-use std::sync::Arc;
 use std::task::Poll;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
+use hyper::rt::{Read, Write};
+use hyper_util::server::conn::auto::{Builder, HttpServerConnExec};
 use quitter_core::Quitter;
-use tokio::net::TcpStream;
 
-use super::protocol::Sniffed;
-use super::tracking::Tracking;
-use super::HttpService;
+use crate::protocol::Sniffed;
+use crate::tracking::{Tracking, TrackingResponse};
+use crate::HttpService;
 
-/// Serves `stream` with `service` until it closes, shutting it down as
-/// `quitter` drains and quits.
-pub(super) async fn run<S: HttpService>(
-    builder: Arc<Builder<TokioExecutor>>,
-    stream: TcpStream,
-    quitter: Quitter,
-    service: S,
-) {
-    let (stream, protocol) = Sniffed::new(stream);
+/// Serves `io` with `service` until it closes, shutting it down as
+/// `quitter` (the connection's own) drains and quits: a GOAWAY on HTTP/2
+/// once draining, `Connection: close` on HTTP/1 responses once draining,
+/// and at the quit the request in flight is finished and the connection
+/// closed. Each request is a task of `quitter`.
+///
+/// The runtime adapters spawn this as the task `connection` of a child
+/// quitter named by the peer's address; `builder` is shared by the
+/// connections of one listener.
+pub async fn serve_connection<I, S, E>(builder: &Builder<E>, io: I, quitter: Quitter, service: S)
+where
+    I: Read + Write + Unpin + Send + 'static,
+    S: HttpService,
+    E: HttpServerConnExec<TrackingResponse<S::Responding>, S::ResBody>,
+{
+    let (io, protocol) = Sniffed::new(io);
     let service = Tracking::new(service, quitter.clone());
-    let mut connection =
-        pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
+    let mut connection = pin!(builder.serve_connection_with_upgrades(io, service));
     let mut quitted = pin!(quitter.quitted());
     let mut draining = pin!(quitter.draining());
     let mut shut_down = false;

@@ -13,31 +13,36 @@
 //!   [`Quitter::track_future`] drops what it was given.)
 //! - an HTTP/1 response gets `Connection: close` if the quitter is draining
 //!   when the response is ready (not when the request came: a drain that
-//!   starts during a long request still sends its client away).
+//!   starts during a long request still sends its client away);
+//! - in an abortable quitter (the adapters' `serve` makes it so), the
+//!   request's task is abortable: if its connection is aborted (cut at a
+//!   deadline) while the request is in flight, the task is reported as
+//!   aborted, by its name (method and path) and age.
 
 use std::future::{pending, Future, Pending};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use futures_util::task::noop_waker;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION};
 use hyper::{Request, Response, StatusCode, Version};
 use pin_project_lite::pin_project;
-use quitter_core::Quitter;
-use quitter_core::Tracked;
+use quitter_core::{OnAbort, Quitter, Tracked};
 
-use super::HttpService;
+use crate::HttpService;
 
 /// One connection's service: `inner` with each request tracked by
-/// `quitter` (the connection's).
+/// `quitter` (the connection's). Made by
+/// [`serve_connection`](crate::serve_connection).
 #[derive(Debug)]
-pub(super) struct Tracking<S> {
+pub struct Tracking<S> {
     inner: S,
     quitter: Quitter,
 }
 
 impl<S> Tracking<S> {
-    pub(super) fn new(inner: S, quitter: Quitter) -> Self {
+    pub(crate) fn new(inner: S, quitter: Quitter) -> Self {
         Tracking { inner, quitter }
     }
 }
@@ -45,17 +50,25 @@ impl<S> Tracking<S> {
 impl<S: HttpService> hyper::service::Service<Request<Incoming>> for Tracking<S> {
     type Response = Response<S::ResBody>;
     type Error = S::Fails;
-    type Future = TrackedResponse<S::Responding>;
+    type Future = TrackingResponse<S::Responding>;
 
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
         let name = format!("{} {}", request.method(), request.uri().path());
-        let task = self.quitter.track_future(name, pending()).ok();
+        let task = self.quitter.track_future(name, pending()).ok().map(|task| {
+            if self.quitter.is_abortable() {
+                // Nothing to cancel: the task is the request's name tag, and
+                // an abort drops it with the connection.
+                task.abort_by(OnAbort::Wake(noop_waker()))
+            } else {
+                task
+            }
+        });
         let http1 = matches!(
             request.version(),
             Version::HTTP_09 | Version::HTTP_10 | Version::HTTP_11
         );
         request.extensions_mut().insert(self.quitter.clone());
-        TrackedResponse {
+        TrackingResponse {
             task,
             draining: http1.then(|| self.quitter.clone()),
             response: self.inner.call(request),
@@ -64,8 +77,9 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for Tracking<S> 
 }
 
 pin_project! {
-    /// The response future of [`Tracking`].
-    pub(super) struct TrackedResponse<F> {
+    /// The response future of [`Tracking`]: the inner service's, with the
+    /// request's task beside it.
+    pub struct TrackingResponse<F> {
         // The request's task: `None` once the head is ready, or if refused.
         #[pin]
         task: Option<Tracked<Pending<()>>>,
@@ -77,7 +91,7 @@ pin_project! {
     }
 }
 
-impl<F, B, E> Future for TrackedResponse<F>
+impl<F, B, E> Future for TrackingResponse<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {

@@ -1,4 +1,4 @@
-//! What [`serve`](super::serve) can serve: a hyper service, or a tower
+//! What `serve` can serve: a hyper service, or a tower
 //! service made into one with hyper-util's [`TowerToHyperService`].
 //!
 //! [`HttpService`] names, once, every bound hyper's connections and tokio's
@@ -16,10 +16,10 @@ use hyper::{Request, Response};
 use hyper_util::service::TowerToHyperService;
 
 /// What hyper and tokio ask of an error: boxed, sent between threads.
-pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
+pub type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// A hyper [`Service`](hyper::service::Service) that
-/// [`serve`](super::serve) can run: cloned per connection and sent to other
+/// `serve` can run: cloned per connection and sent to other
 /// threads, with a `Send` future and response body. Implemented for every
 /// hyper service that meets these bounds; never implement it yourself.
 pub trait HttpService:
@@ -71,7 +71,7 @@ pub enum Hyper {}
 #[derive(Debug)]
 pub enum Tower {}
 
-/// A service [`serve`](super::serve) takes: any hyper or tower service of
+/// A service `serve` takes: any hyper or tower service of
 /// `Request<Incoming>` (with a `Send` future and body, cloneable). `Kind`
 /// ([`Hyper`] or [`Tower`]) is inferred.
 pub trait IntoHttpService<Kind> {
