@@ -1,13 +1,11 @@
-//! What the two HTTP examples share, so that `tokio_http` and `smol_http`
-//! differ only in runtime plumbing: the command line ([`Config`]), the
-//! routes ([`respond`], given the runtime's sleep) and a connection's error
-//! line ([`report_error`]).
+//! What the HTTP examples share, so that `tokio_http`, `smol_http` and
+//! `axum_http` differ only in runtime plumbing: the command line
+//! ([`Config`]) and the routes ([`respond`], given the runtime's sleep).
 
 #![warn(missing_docs)]
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,6 +14,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
+use quitter_core::Quitter;
 
 /// The label of the quit source fed by the start task.
 pub const SERVER_ERROR: &str = "HTTP server error";
@@ -24,8 +23,11 @@ pub const SERVER_ERROR: &str = "HTTP server error";
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 /// `GET /` -> `Hello world!`; `GET /slow?ms=N` -> `done after N ms`, after
-/// `sleep(N ms)`. The slow route sends its status line and headers at once
-/// and the body later, so a client can tell its request is being served.
+/// `sleep(N ms)`; `GET /ready` -> 200 `ready`, or 503 `draining` once the
+/// server drains (its quitter, which the serve helper puts in the
+/// request's extensions, says so). The slow route sends its status line
+/// and headers at once and the body later, so a client can tell its
+/// request is being served.
 pub fn respond<S, F>(request: &Request<Incoming>, sleep: F) -> Response<Body>
 where
     F: FnOnce(Duration) -> S,
@@ -36,6 +38,7 @@ where
     }
     match request.uri().path() {
         "/" => text(StatusCode::OK, "Hello world!\n".into()),
+        "/ready" => ready(request.extensions().get::<Quitter>()),
         "/slow" => {
             let ms = request
                 .uri()
@@ -60,33 +63,43 @@ where
     }
 }
 
+/// What a load balancer's health check reads: ready until the lame duck
+/// starts (then 503, while the server still serves everything else).
+pub fn ready(quitter: Option<&Quitter>) -> Response<Body> {
+    match quitter {
+        Some(quitter) if quitter.is_draining() => {
+            text(StatusCode::SERVICE_UNAVAILABLE, "draining\n".into())
+        }
+        _ => text(StatusCode::OK, "ready\n".into()),
+    }
+}
+
 fn text(status: StatusCode, body: String) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
     *response.status_mut() = status;
     response
 }
 
-/// Prints a connection's error, if it ended with one.
-pub fn report_error(peer: SocketAddr, result: hyper::Result<()>) {
-    if let Err(error) = result {
-        eprintln!("Connection {peer}: {error}");
-    }
-}
-
-/// The command line: `--addr` (or `ADDR`), `--shutdown-timeout`,
-/// `--quit-timeout`.
+/// The command line: `--addr` (or `ADDR`), `--lame-duck`,
+/// `--shutdown-timeout`, `--quit-timeout`.
 #[derive(Debug)]
 pub struct Config {
     /// Where to listen.
     pub addr: String,
+    /// How long to drain (keep serving, `/ready` 503, `Connection: close`)
+    /// before the quit.
+    pub lame_duck: Duration,
     /// How long in-flight requests may take after a quit.
     pub shutdown_timeout: Duration,
     /// How long every task may take after a quit.
     pub quit_timeout: Duration,
 }
 
-const USAGE: &str = "usage: EXAMPLE [--addr ADDR] [--shutdown-timeout DUR] [--quit-timeout DUR]
+const USAGE: &str =
+    "usage: EXAMPLE [--addr ADDR] [--lame-duck DUR] [--shutdown-timeout DUR] [--quit-timeout DUR]
   --addr              listen address (default: $ADDR or 127.0.0.1:8080)
+  --lame-duck         how long to drain before the quit: /ready answers 503, the
+                      rest is served with Connection: close (default: 0s)
   --shutdown-timeout  how long in-flight requests may take after a quit (default: 5s)
   --quit-timeout      how long every task may take after a quit (default: 10s)
   DUR is a number followed by ms or s: 500ms, 2s";
@@ -105,6 +118,7 @@ impl Config {
     pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Config, String> {
         let mut config = Config {
             addr: std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into()),
+            lame_duck: Duration::ZERO,
             shutdown_timeout: Duration::from_secs(5),
             quit_timeout: Duration::from_secs(10),
         };
@@ -113,6 +127,7 @@ impl Config {
             let mut value = || args.next().ok_or(format!("{flag} needs a value\n{USAGE}"));
             match flag.as_str() {
                 "--addr" => config.addr = value()?,
+                "--lame-duck" => config.lame_duck = parse_duration(&value()?)?,
                 "--shutdown-timeout" => config.shutdown_timeout = parse_duration(&value()?)?,
                 "--quit-timeout" => config.quit_timeout = parse_duration(&value()?)?,
                 "-h" | "--help" => {
@@ -151,11 +166,14 @@ mod tests {
             "500ms",
             "--quit-timeout",
             "2s",
+            "--lame-duck",
+            "0s",
         ];
         let config = Config::parse(args.map(String::from)).unwrap();
         assert_eq!(config.addr, "127.0.0.1:0");
         assert_eq!(config.shutdown_timeout, Duration::from_millis(500));
         assert_eq!(config.quit_timeout, Duration::from_secs(2));
+        assert_eq!(config.lame_duck, Duration::ZERO);
         assert!(Config::parse(["--quit-timeout".to_string(), "2h".into()]).is_err());
         assert!(Config::parse(["--addr".to_string()])
             .unwrap_err()

@@ -26,7 +26,7 @@ use hyper_util::server::conn::auto::{Builder, HttpServerConnExec};
 use quitter_core::Quitter;
 
 use crate::protocol::Sniffed;
-use crate::tracking::{Tracking, TrackingResponse};
+use crate::tracking::{TrackedBody, Tracking, TrackingResponse};
 use crate::HttpService;
 
 /// Serves `io` with `service` until it closes, shutting it down as
@@ -42,7 +42,7 @@ pub async fn serve_connection<I, S, E>(builder: &Builder<E>, io: I, quitter: Qui
 where
     I: Read + Write + Unpin + Send + 'static,
     S: HttpService,
-    E: HttpServerConnExec<TrackingResponse<S::Responding>, S::ResBody>,
+    E: HttpServerConnExec<TrackingResponse<S::Responding>, TrackedBody<S::ResBody>>,
 {
     let (io, protocol) = Sniffed::new(io);
     let service = Tracking::new(service, quitter.clone());

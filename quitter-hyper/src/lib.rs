@@ -70,4 +70,4 @@ pub use accept::accept_until_quit;
 pub use connection::serve_connection;
 pub use kind::{BoxError, HttpService, Hyper, IntoHttpService, Tower};
 pub use protocol::{Protocol, Sniffed};
-pub use tracking::{Tracking, TrackingResponse};
+pub use tracking::{TrackedBody, Tracking, TrackingResponse};

@@ -13,6 +13,7 @@
 //! | [`spawn()`], [`spawn_unnamed`], [`spawn_on`], [`spawn_unnamed_on`] | smol tasks (global executor, or an [`Executor`](smol::Executor) of yours) tracked by a [`Quitter`], refused after quit |
 //! | [`unblock`] | blocking work on smol's thread pool, tracked the same way |
 //! | [`wait_done`] | [`Quitter::wait_done_until`] with an `async_io::Timer` |
+//! | `http::serve` | HTTP/1.1 and HTTP/2 (hyper, through `smol-hyper`) for any hyper or tower service, every connection and request tracked, drained losslessly (feature `hyper`) |
 //! | [`Shutdown`] ([`Smol`]) | `main` in a few lines: sources, a lame duck and a timeout in, [`ExitReport`] out; [`ExitReport::exit`] ends the process on time |
 //!
 //! # A `main`
@@ -84,6 +85,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
+#[cfg(feature = "hyper")]
+pub mod http;
 mod join;
 mod runtime;
 pub mod signals;
@@ -97,6 +100,6 @@ pub use spawn::{spawn, spawn_on, spawn_unnamed, spawn_unnamed_on, unblock};
 /// The runtime-free core this crate builds on.
 pub use quitter_core;
 pub use quitter_core::{
-    AlreadyQuit, ExitReport, QuitCause, Quitter, SignalError, SignalsAlreadyClaimed, TaskGuard,
-    TimeoutReport,
+    AlreadyQuit, ExitReport, QuitCause, Quitter, SignalError, SignalsAlreadyClaimed, Stage,
+    TaskGuard, TimeoutReport,
 };

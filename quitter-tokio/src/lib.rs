@@ -60,6 +60,6 @@ pub use spawn::{spawn, spawn_blocking, spawn_unnamed};
 /// The runtime-free core this crate builds on.
 pub use quitter_core;
 pub use quitter_core::{
-    AlreadyQuit, ExitReport, QuitCause, Quitter, SignalError, SignalsAlreadyClaimed, TaskGuard,
-    TimeoutReport,
+    AlreadyQuit, ExitReport, QuitCause, Quitter, SignalError, SignalsAlreadyClaimed, Stage,
+    TaskGuard, TimeoutReport,
 };

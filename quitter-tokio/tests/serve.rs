@@ -477,6 +477,15 @@ async fn handlers_get_the_connection_quitter_and_end_their_streams_on_quit() {
         .unwrap()
         .unwrap();
     assert_eq!(first.into_data().unwrap(), "first\n");
+    // The head went out, the body is still coming: the request is still
+    // in flight, by name.
+    let path = format!("main/http/{}", client.local);
+    let in_flight = |root: &Quitter| {
+        let report = root.live_tasks();
+        let names = report.tasks_of(&path).unwrap_or_default();
+        names.iter().any(|task| task.name == "GET /stream")
+    };
+    assert!(in_flight(&server.root), "{}", server.root.live_tasks());
 
     // The stream is the response in flight: the quit lets it end itself.
     server.root.quit();
@@ -484,6 +493,10 @@ async fn handlers_get_the_connection_quitter_and_end_their_streams_on_quit() {
         .await
         .unwrap();
     assert_eq!(rest.to_bytes(), "bye\n");
+    assert!(
+        !in_flight(&server.root),
+        "the body ended: so did the request"
+    );
     client.closed_by_server().await;
     bounded("main to be done", server.root.done()).await;
 }

@@ -23,9 +23,12 @@
 //!   finish within `--shutdown-timeout`, close keep-alive connections after
 //!   their current response, then force-close the rest; the output names the
 //!   source (`OS interrupt/termination signal`) and the signal (`SIGTERM`),
-//!   says `Stopping service`, and, when connections were cut, a line
-//!   containing `force` (any case). Exit code 0 when every task returned
-//!   (also after a force-close).
+//!   and says `Stopping service`. A request cut at the deadline is named
+//!   in the output (`GET /slow`, `was aborted`) and makes the exit code 1;
+//!   otherwise 0 when every task returned.
+//! - With `--lame-duck DUR`, draining comes first: `GET /ready` answers
+//!   503 (200 before), everything else is still served, HTTP/1 responses
+//!   say `Connection: close`.
 //! - A bind failure is the quit cause `HTTP server error`, with the OS error
 //!   text (`Address already in use`) in the output, no panic, exit code 1.
 //! - Why `/slow` sends its head first: the harness signals only once it
@@ -222,7 +225,8 @@ pub fn drain_twenty_slow_on_sigterm(example: &str) {
 /// With `--shutdown-timeout 500ms`, a 30 s request in flight at SIGTERM is
 /// given the drain time, then cut (the client sees the connection end
 /// without a full response), and the process exits shortly after the
-/// deadline, with code 0 and a line saying it force-closed.
+/// deadline, with code 1 and the cut request named (`GET /slow ... was
+/// aborted`): a cut request is not a clean exit.
 pub fn slow_request_cut_at_deadline(example: &str) {
     let mut server = Server::start(
         example,
@@ -273,11 +277,16 @@ pub fn slow_request_cut_at_deadline(example: &str) {
         &format!("exited {took:?} after the signal; expected shortly after the 500ms deadline"),
     );
     server.check(
-        status.code() == Some(0),
-        &format!("expected exit code 0 (every task returned after the force-close), got {status}"),
+        status.code() == Some(1),
+        &format!("expected exit code 1 (a request was cut), got {status}"),
     );
     server.check_output_contains("Stopping service");
-    server.check_output_contains_ignore_case("force");
+    server.check_output_contains("GET /slow");
+    server.check_output_contains("was aborted");
+    server.check(
+        !server.output().contains("Successfully"),
+        "the output says it succeeded, but a request was cut",
+    );
     server.check_no_panic();
 }
 
@@ -300,6 +309,16 @@ pub fn port_in_use_exits_1(example: &str) {
         !server.output().contains("Server listening on"),
         "claimed to listen on a port that is taken",
     );
+    // The text agrees with the exit code.
+    for success in [
+        "Stopped service successfully",
+        "Successfully quit application",
+    ] {
+        server.check(
+            !server.output().contains(success),
+            &format!("says {success:?}, but failed to listen"),
+        );
+    }
     server.check_no_panic();
 }
 
