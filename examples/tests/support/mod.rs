@@ -97,7 +97,76 @@ macro_rules! http_scenarios {
         fn drain_under_load() {
             support::load::drain_under_load($example);
         }
+
+        #[test]
+        fn ready_turns_503_in_the_lame_duck_while_serving_goes_on() {
+            support::ready_turns_503_in_the_lame_duck_while_serving_goes_on($example);
+        }
     };
+}
+
+/// With `--lame-duck 2s`: `GET /ready` is 200, then, once SIGTERM started
+/// the lame duck (the example says `Draining`), 503 on a new connection,
+/// while `GET /` is still served (with `Connection: close`) and new
+/// connections are still accepted; the quit after the lame duck ends the
+/// process with code 0, and the report says how long the lame duck lasted.
+pub fn ready_turns_503_in_the_lame_duck_while_serving_goes_on(example: &str) {
+    let mut server = Server::start(example, &["--lame-duck", "2s"]);
+    let mut conn = server.connect();
+    let response = conn
+        .get("/ready", false)
+        .unwrap_or_else(|e| server.fail(&format!("GET /ready: {e}")));
+    server.check(
+        response.status == 200,
+        &format!("GET /ready before the signal: {response:?}"),
+    );
+
+    let signalled = Instant::now();
+    server.signal(libc::SIGTERM);
+    let deadline = signalled + Duration::from_secs(10);
+    loop {
+        match server.next_stdout_line(deadline) {
+            Some(line) if line.starts_with("Draining") => break,
+            Some(_) => {}
+            None => server.fail("no `Draining` line after SIGTERM"),
+        }
+    }
+    // Draining: a new connection is accepted and served; /ready says 503.
+    let mut fresh = server.connect();
+    let response = fresh
+        .get("/ready", false)
+        .unwrap_or_else(|e| server.fail(&format!("GET /ready while draining: {e}")));
+    server.check(
+        response.status == 503,
+        &format!("GET /ready while draining: {response:?}"),
+    );
+    let response = conn
+        .get("/", false)
+        .unwrap_or_else(|e| server.fail(&format!("GET / while draining: {e}")));
+    server.check(
+        response.status == 200,
+        &format!("GET / while draining: {response:?}"),
+    );
+    server.check(
+        response.header("connection") == Some("close"),
+        &format!("GET / while draining should say Connection: close: {response:?}"),
+    );
+    server.check(
+        signalled.elapsed() < Duration::from_secs(2),
+        "the checks above took longer than the lame duck: the test cannot tell",
+    );
+
+    let status = server.wait_exit(Duration::from_secs(15));
+    server.check(
+        signalled.elapsed() >= Duration::from_millis(1900),
+        "exited before the lame duck was over",
+    );
+    server.check(
+        status.code() == Some(0),
+        &format!("expected exit code 0, got {status}"),
+    );
+    server.check_output_contains("Lame duck: draining for");
+    server.check_no_panic();
 }
 
 /// `GET /` answers `Hello world!`, `GET /slow?ms=50` answers after 50 ms,
@@ -730,7 +799,7 @@ pub struct Head {
 }
 
 impl Head {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -747,6 +816,13 @@ pub struct Response {
 }
 
 impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The body as text.
     pub fn body_text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
