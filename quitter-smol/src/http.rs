@@ -78,6 +78,7 @@ where
         Ok(address) => format!("accept {address}"),
         Err(_) => "accept".to_owned(),
     };
+    quitter.make_abortable();
     let service = service.into_http_service();
     let builder = Arc::new(Builder::new(GlobalExecutor));
     let connections = quitter.clone();
