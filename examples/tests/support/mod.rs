@@ -53,6 +53,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+pub mod keepalive;
 pub mod load;
 
 /// How long an example may take to print `Server listening on`.
@@ -96,6 +97,17 @@ macro_rules! http_scenarios {
         #[test]
         fn drain_under_load() {
             support::load::drain_under_load($example);
+        }
+
+        #[test]
+        fn keep_alive_sigterm_loses_nothing_with_a_lame_duck() {
+            support::keepalive::keep_alive_sigterm_loses_nothing_with_a_lame_duck($example);
+        }
+
+        #[test]
+        #[ignore = "a measurement: run with --ignored --nocapture"]
+        fn keep_alive_sigterm_without_a_lame_duck_measured() {
+            support::keepalive::measure_without_lame_duck($example);
         }
 
         #[test]
