@@ -53,6 +53,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+pub mod h2;
 pub mod keepalive;
 pub mod load;
 
@@ -97,6 +98,11 @@ macro_rules! http_scenarios {
         #[test]
         fn drain_under_load() {
             support::load::drain_under_load($example);
+        }
+
+        #[test]
+        fn http2_streams_in_flight_complete_on_sigterm() {
+            support::h2::http2_streams_in_flight_complete_on_sigterm($example);
         }
 
         #[test]
