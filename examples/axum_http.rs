@@ -7,6 +7,7 @@
 //! curl localhost:8080/             # Hello world!
 //! curl localhost:8080/ready        # ready (503 draining, during the lame duck)
 //! curl 'localhost:8080/slow?ms=3000' & sleep 1; kill -TERM <pid>   # the slow request still completes
+//! curl -N localhost:8080/events    # server-sent events until the quit, then `bye`
 //! ```
 //!
 //! The quit tree, and its stop order:
@@ -33,6 +34,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{Extension, Query, State};
 use axum::http::StatusCode;
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -74,6 +76,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .route("/", get(hello))
         .route("/slow", get(slow))
         .route("/ready", get(ready_check))
+        .route("/events", get(events))
         .with_state(served);
 
     println!("Starting service");
@@ -128,6 +131,25 @@ async fn ready_check(Extension(quitter): Extension<Quitter>) -> (StatusCode, &'s
     } else {
         (StatusCode::OK, "ready\n")
     }
+}
+
+/// `GET /events`: server-sent events, a tick every 100 ms, until the
+/// connection's quitter quits: then a last `bye`, and the stream ends. A
+/// long response that ends itself on the quit, so the drain need not wait
+/// for it (or cut it at the deadline).
+async fn events(
+    Extension(quitter): Extension<Quitter>,
+) -> Sse<impl futures_lite::Stream<Item = Result<Event, Infallible>>> {
+    let ticks = futures_lite::stream::unfold(Some((quitter, 0)), |state| async move {
+        let (quitter, tick) = state?;
+        tokio::select! {
+            () = quitter.quitted() => Some((Ok(Event::default().event("bye").data("quitting")), None)),
+            () = tokio::time::sleep(Duration::from_millis(100)) => {
+                Some((Ok(Event::default().data(tick.to_string())), Some((quitter, tick + 1))))
+            }
+        }
+    });
+    Sse::new(ticks)
 }
 
 /// The telemetry job: runs until its stage is quit, then flushes.

@@ -49,3 +49,47 @@ fn telemetry_is_stopped_after_http_and_counts_every_request() {
     );
     server.check_no_panic();
 }
+
+/// A server-sent events stream open at SIGTERM ends itself on the quit
+/// (a last `bye` event), well within the drain deadline: nothing is cut,
+/// exit code 0.
+#[test]
+fn server_sent_events_end_themselves_on_the_quit() {
+    let mut server = support::Server::start("axum_http", &["--shutdown-timeout", "5s"]);
+    let mut conn = server.connect();
+    conn.send_get("/events", false)
+        .unwrap_or_else(|e| server.fail(&format!("writing GET /events: {e}")));
+    let head = conn
+        .read_head()
+        .unwrap_or_else(|e| server.fail(&format!("the head of GET /events: {e}")));
+    server.check(
+        head.header("content-type") == Some("text/event-stream"),
+        &format!("GET /events: {head:?}"),
+    );
+    let signalled = std::time::Instant::now();
+    server.signal(libc::SIGTERM);
+    let events = conn
+        .read_body(head)
+        .unwrap_or_else(|e| server.fail(&format!("the events were cut: {e}")));
+    let took = signalled.elapsed();
+    server.check(
+        events
+            .body_text()
+            .ends_with("event: bye\ndata: quitting\n\n"),
+        &format!(
+            "the stream did not end with `bye`: {:?}",
+            events.body_text()
+        ),
+    );
+    server.check(
+        took < Duration::from_secs(4),
+        &format!("the stream ended {took:?} after the signal, not at the quit"),
+    );
+    let status = server.wait_exit(Duration::from_secs(15));
+    server.check(
+        status.code() == Some(0),
+        &format!("expected exit code 0, got {status}"),
+    );
+    server.check(!server.output().contains("aborted"), "something was cut");
+    server.check_no_panic();
+}

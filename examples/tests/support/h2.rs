@@ -64,9 +64,13 @@ pub fn http2_streams_in_flight_complete_on_sigterm(example: &str) {
         // Every stream is being served (its head is in): now the signal.
         server.signal(libc::SIGTERM);
         for response in responses {
-            let body = bounded(&mut server, "a stream's body", response.into_body().collect())
-                .await
-                .unwrap_or_else(|e| server.fail(&format!("a stream was cut: {e}")));
+            let body = bounded(
+                &mut server,
+                "a stream's body",
+                response.into_body().collect(),
+            )
+            .await
+            .unwrap_or_else(|e| server.fail(&format!("a stream was cut: {e}")));
             server.check(
                 body.to_bytes() == format!("done after {SLOW_MS} ms\n"),
                 "a stream's body",
@@ -82,6 +86,9 @@ pub fn http2_streams_in_flight_complete_on_sigterm(example: &str) {
         server.check(sender.is_closed(), "the client may still open streams");
     });
     let status = server.wait_exit(Duration::from_secs(15));
-    server.check(status.code() == Some(0), &format!("expected exit code 0, got {status}"));
+    server.check(
+        status.code() == Some(0),
+        &format!("expected exit code 0, got {status}"),
+    );
     server.check_no_panic();
 }
