@@ -1,10 +1,11 @@
-//! Throughput cost of tracking each connection with quitter: the same
-//! hyper 1 server on tokio (2 workers), with and without a `connections`
-//! child quitter holding one task per connection, under a loopback load
-//! client. The variants run interleaved (A, B, B, A, A, B, ...) to cancel
-//! drift; the table gives the median requests per second of each and the
-//! ratio tracked / untracked; `spread` is the larger of the two variants'
-//! (max - min) / min over its rounds, the noise to read the ratio against.
+//! Throughput of `quitter_tokio::http::serve` against the same hyper-util
+//! server without quitter (hyper-util's `auto` builder, one `tokio::spawn`
+//! per connection: what a bare hyper-util server does), same service, on
+//! tokio (2 workers), under a loopback load client. The variants run
+//! interleaved (A, B, B, A, A, B, ...) to cancel drift; the table gives the
+//! median requests per second of each and the ratio quitter / bare;
+//! `spread` is the larger of the two variants' (max - min) / min over its
+//! rounds, the noise to read the ratio against.
 //!
 //! ```text
 //! cargo bench -p quitter-examples --bench http
@@ -12,35 +13,39 @@
 //! ```
 //!
 //! Scenarios:
-//! - keep-alive: 4 connections, each sending `GET /` back to back;
-//! - churn: 4 loops, each opening a new connection per request
-//!   (`Connection: close`), so one tracked task per request: the worst case.
+//! - HTTP/1 keep-alive: 4 connections, each sending `GET /` back to back;
+//! - HTTP/1 churn: 4 loops, each opening a new connection per request
+//!   (`Connection: close`), so one child quitter and one tracked task per
+//!   request: the worst case;
+//! - HTTP/2: 2 connections (prior knowledge), 8 streams in flight on each,
+//!   through hyper's client.
 //!
-//! The load client is a minimal HTTP/1.1 client (write the request, read the
+//! The HTTP/1 load client is a minimal one (write the request, read the
 //! head and `content-length` bytes of body) on its own current-thread
-//! runtime in its own thread: the workspace's hyper has no `client` feature,
-//! and enabling it would add crates to `Cargo.lock`. It counts `200`
-//! responses only. The machine is shared: the numbers are noisy, the ratio
-//! less so.
+//! runtime in its own thread; it counts `200` responses only. The machine
+//! is shared: the numbers are noisy, the ratio less so.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::pin::pin;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
 use quitter_examples::{respond, Body};
 use quitter_tokio::Quitter;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 
 /// Load connections (keep-alive) or loops (churn).
 const CLIENTS: usize = 4;
+/// HTTP/2: connections, and streams in flight on each.
+const H2_CONNECTIONS: usize = 2;
+const H2_STREAMS: usize = 8;
 
 const KEEP_ALIVE: &[u8] = b"GET / HTTP/1.1\r\nhost: bench\r\n\r\n";
 const CLOSE: &[u8] = b"GET / HTTP/1.1\r\nhost: bench\r\nconnection: close\r\n\r\n";
@@ -49,13 +54,15 @@ const CLOSE: &[u8] = b"GET / HTTP/1.1\r\nhost: bench\r\nconnection: close\r\n\r\
 enum Scenario {
     KeepAlive,
     Churn,
+    Http2,
 }
 
 impl Scenario {
     fn name(self) -> &'static str {
         match self {
-            Scenario::KeepAlive => "keep-alive (4 conns)",
-            Scenario::Churn => "churn (1 req/conn)",
+            Scenario::KeepAlive => "h1 keep-alive (4 conns)",
+            Scenario::Churn => "h1 churn (1 req/conn)",
+            Scenario::Http2 => "h2 (2 conns x 8 streams)",
         }
     }
 }
@@ -65,7 +72,7 @@ fn main() {
     let (rounds, duration) = if quick {
         (3, Duration::from_millis(500))
     } else {
-        (5, Duration::from_secs(2))
+        (7, Duration::from_secs(2))
     };
     let started = Instant::now();
 
@@ -75,40 +82,40 @@ fn main() {
         .build()
         .expect("server runtime");
     let root = Quitter::new("bench");
-    let connections = root.child("connections").expect("a fresh root");
-    let (untracked, tracked) = runtime.block_on(async {
-        let untracked = start(root.clone(), None).await;
-        let tracked = start(root.clone(), Some(connections.clone())).await;
-        (untracked, tracked)
+    let http = root.child("http").expect("a fresh root");
+    let (bare, served) = runtime.block_on(async {
+        let bare = start_bare().await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let served = listener.local_addr().expect("local addr");
+        quitter_tokio::http::serve(listener, &http, service_fn(handle)).expect("serve");
+        (bare, served)
     });
 
+    println!("http bench: {rounds} rounds x {duration:?} per variant, server on 2 workers");
     println!(
-        "http bench: {rounds} rounds x {duration:?} per variant, {CLIENTS} clients, server on 2 workers"
+        "{:<26} {:>12} {:>14} {:>7} {:>7}",
+        "scenario", "bare req/s", "quitter req/s", "ratio", "spread"
     );
-    println!(
-        "{:<22} {:>16} {:>16} {:>7} {:>7}",
-        "variant", "untracked req/s", "tracked req/s", "ratio", "spread"
-    );
-    for scenario in [Scenario::KeepAlive, Scenario::Churn] {
+    for scenario in [Scenario::KeepAlive, Scenario::Churn, Scenario::Http2] {
         // Warm-up, not counted.
-        load(untracked.0, scenario, duration / 4);
-        load(tracked.0, scenario, duration / 4);
+        load(bare, scenario, duration / 4);
+        load(served, scenario, duration / 4);
         let mut a = Vec::new();
         let mut b = Vec::new();
         // A, B, B, A, A, B, ...: neither variant always runs second.
         for round in 0..rounds {
             if round % 2 == 0 {
-                a.push(load(untracked.0, scenario, duration));
-                b.push(load(tracked.0, scenario, duration));
+                a.push(load(bare, scenario, duration));
+                b.push(load(served, scenario, duration));
             } else {
-                b.push(load(tracked.0, scenario, duration));
-                a.push(load(untracked.0, scenario, duration));
+                b.push(load(served, scenario, duration));
+                a.push(load(bare, scenario, duration));
             }
         }
         let spread = spread(&a).max(spread(&b));
         let (a, b) = (median(a), median(b));
         println!(
-            "{:<22} {:>16.0} {:>16.0} {:>7.3} {:>6.1}%",
+            "{:<26} {:>12.0} {:>14.0} {:>7.3} {:>6.1}%",
             scenario.name(),
             a,
             b,
@@ -117,11 +124,9 @@ fn main() {
         );
     }
 
-    // Clean shutdown: quit, stop accepting, wait for the tracked connections.
+    // Clean shutdown: quit, wait for the served connections.
     root.quit();
     runtime.block_on(async {
-        let _ = untracked.1.await;
-        let _ = tracked.1.await;
         if let Err(report) = quitter_tokio::wait_done(&root, Duration::from_secs(5)).await {
             eprint!("not done after 5s:\n{report}");
         }
@@ -130,53 +135,27 @@ fn main() {
     println!("total {:.1?}", started.elapsed());
 }
 
-/// Binds 127.0.0.1:0 and spawns the accept loop: untracked (`None`) or
-/// one task of `connections` per connection.
-async fn start(root: Quitter, connections: Option<Quitter>) -> (SocketAddr, JoinHandle<()>) {
+/// The peer: a bare hyper-util server (its `auto` builder, HTTP/1 and
+/// HTTP/2 on one port, one `tokio::spawn` per connection, no shutdown).
+async fn start_bare() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
-    let accept = tokio::spawn(async move {
+    tokio::spawn(async move {
+        let builder = std::sync::Arc::new(Builder::new(TokioExecutor::new()));
         loop {
-            let (stream, peer) = tokio::select! {
-                biased;
-                () = root.quitted() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(_) => continue,
-                },
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
             };
             let _ = stream.set_nodelay(true);
-            match &connections {
-                // The one difference between the variants.
-                None => drop(tokio::spawn(serve(stream))),
-                Some(connections) => {
-                    let task = serve_tracked(stream, connections.clone());
-                    if quitter_tokio::spawn(connections, peer.to_string(), task).is_err() {
-                        break;
-                    }
-                }
-            }
+            let builder = builder.clone();
+            tokio::spawn(async move {
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service_fn(handle));
+                let _ = connection.await;
+            });
         }
     });
-    (addr, accept)
-}
-
-async fn serve(stream: TcpStream) {
-    let _ = http1::Builder::new()
-        .serve_connection(TokioIo::new(stream), service_fn(handle))
-        .await;
-}
-
-/// As the examples do: on quit, finish the request in flight and close.
-async fn serve_tracked(stream: TcpStream, connections: Quitter) {
-    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service_fn(handle));
-    let mut conn = pin!(conn);
-    tokio::select! {
-        biased;
-        _ = conn.as_mut() => return,
-        () = connections.quitted() => conn.as_mut().graceful_shutdown(),
-    }
-    let _ = conn.await;
+    addr
 }
 
 async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
@@ -194,12 +173,17 @@ fn load(addr: SocketAddr, scenario: Scenario, duration: Duration) -> f64 {
         runtime.block_on(async move {
             let started = Instant::now();
             let deadline = started + duration;
-            let clients: Vec<_> = (0..CLIENTS)
-                .map(|_| match scenario {
-                    Scenario::KeepAlive => tokio::spawn(keep_alive(addr, deadline)),
-                    Scenario::Churn => tokio::spawn(churn(addr, deadline)),
-                })
-                .collect();
+            let clients: Vec<_> = match scenario {
+                Scenario::KeepAlive => (0..CLIENTS)
+                    .map(|_| tokio::spawn(keep_alive(addr, deadline)))
+                    .collect(),
+                Scenario::Churn => (0..CLIENTS)
+                    .map(|_| tokio::spawn(churn(addr, deadline)))
+                    .collect(),
+                Scenario::Http2 => (0..H2_CONNECTIONS)
+                    .map(|_| tokio::spawn(http2(addr, deadline)))
+                    .collect(),
+            };
             let mut ok = 0;
             for client in clients {
                 ok += client.await.expect("client task");
@@ -238,6 +222,45 @@ async fn churn(addr: SocketAddr, deadline: Instant) -> u64 {
         if exchange(&mut stream, CLOSE, &mut buf).await == Some(200) {
             ok += 1;
         }
+    }
+    ok
+}
+
+/// One HTTP/2 connection with `H2_STREAMS` loops of `GET /` on it.
+async fn http2(addr: SocketAddr, deadline: Instant) -> u64 {
+    let Ok(stream) = connect(addr).await else {
+        return 0;
+    };
+    let handshake =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream));
+    let Ok((sender, connection)) = handshake.await else {
+        return 0;
+    };
+    tokio::spawn(connection);
+    let loops: Vec<_> = (0..H2_STREAMS)
+        .map(|_| {
+            let mut sender = sender.clone();
+            tokio::spawn(async move {
+                let mut ok = 0;
+                while Instant::now() < deadline {
+                    let request = Request::get(format!("http://{addr}/"))
+                        .body(Empty::<Bytes>::new())
+                        .expect("request");
+                    let Ok(response) = sender.send_request(request).await else {
+                        break;
+                    };
+                    let status = response.status();
+                    if response.into_body().collect().await.is_ok() && status == 200 {
+                        ok += 1;
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for one in loops {
+        ok += one.await.unwrap_or(0);
     }
     ok
 }

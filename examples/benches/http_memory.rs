@@ -1,0 +1,172 @@
+//! Heap bytes per idle keep-alive connection: `quitter_tokio::http::serve`
+//! against the same bare hyper-util server (`auto` builder, one
+//! `tokio::spawn` per connection), in one process with a counting
+//! allocator. Each variant gets [`CONNECTIONS`] connections that each made
+//! one request and now sit idle (keep-alive); the live heap after, minus
+//! before, divided by the count, is printed for both, with the difference.
+//!
+//! The client is blocking `std` sockets on the bench's own thread, the same
+//! for both variants (its few bytes are in both figures, and cancel in the
+//! difference). What quitter adds per connection is expected to be one
+//! child quitter and one task entry, and the bigger future of the
+//! connection's task.
+//!
+//! ```text
+//! cargo bench -p quitter-examples --bench http_memory
+//! ```
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::convert::Infallible;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use quitter_examples::{respond, Body};
+use quitter_tokio::Quitter;
+use tokio::net::TcpListener;
+
+/// Live heap bytes: allocated minus freed.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+struct Counting;
+
+// SAFETY: forwards to `System`, counting sizes on the way.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const CONNECTIONS: usize = 200;
+const ROUNDS: usize = 5;
+
+/// Lets the servers finish their side (the last responses, the closes).
+/// A bench, not a test: a pause is what it measures around.
+fn settle() {
+    std::thread::sleep(Duration::from_millis(200));
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let root = Quitter::new("bench");
+    let http = root.child("http").expect("a fresh root");
+    let (bare, served) = runtime.block_on(async {
+        let bare = start_bare().await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let served = listener.local_addr().expect("addr");
+        quitter_tokio::http::serve(listener, &http, service_fn(handle)).expect("serve");
+        (bare, served)
+    });
+    // Warm-up: the runtime's and each server's one-time allocations
+    // (task slabs, buffers) are made at the full count first.
+    for addr in [bare, served] {
+        let connections = idle_connections(addr, CONNECTIONS);
+        settle();
+        drop(connections);
+        settle();
+    }
+
+    let mut figures = [Vec::new(), Vec::new()];
+    for round in 0..ROUNDS {
+        for (variant, addr) in [(0, bare), (1, served)] {
+            let before = LIVE.load(Ordering::SeqCst);
+            let connections = idle_connections(addr, CONNECTIONS);
+            settle();
+            let after = LIVE.load(Ordering::SeqCst);
+            figures[variant].push((after - before) as f64 / CONNECTIONS as f64);
+            drop(connections);
+            settle();
+        }
+        let _ = round;
+    }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let (bare_bytes, served_bytes) = (median(&mut figures[0]), median(&mut figures[1]));
+    println!("bare hyper-util  {bare_bytes:>9.1} heap bytes per idle keep-alive connection (median of {ROUNDS})");
+    println!("quitter serve    {served_bytes:>9.1} heap bytes per idle keep-alive connection");
+    println!(
+        "quitter adds {:.1} bytes per connection ({:.3} of bare)",
+        served_bytes - bare_bytes,
+        served_bytes / bare_bytes
+    );
+    root.quit();
+    runtime.shutdown_timeout(Duration::from_secs(1));
+}
+
+/// `count` connections to `addr`, each after one whole response.
+fn idle_connections(addr: SocketAddr, count: usize) -> Vec<TcpStream> {
+    (0..count)
+        .map(|_| {
+            let mut stream = TcpStream::connect(addr).expect("connect");
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nhost: bench\r\n\r\n")
+                .expect("write");
+            let mut buf = [0; 512];
+            let mut seen = 0;
+            // `Hello world!\n` is the end of the response.
+            while !buf[..seen].ends_with(b"Hello world!\n") {
+                let n = stream.read(&mut buf[seen..]).expect("read");
+                assert!(n > 0, "closed");
+                seen += n;
+            }
+            stream
+        })
+        .collect()
+}
+
+async fn start_bare() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let builder = std::sync::Arc::new(Builder::new(TokioExecutor::new()));
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let builder = builder.clone();
+            tokio::spawn(async move {
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service_fn(handle));
+                let _ = connection.await;
+            });
+        }
+    });
+    addr
+}
+
+async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    Ok(respond(&request, tokio::time::sleep))
+}
