@@ -18,6 +18,7 @@
 //!   reported). Dropped before that (an abort), it closes the connection.
 
 use std::future::{poll_fn, Future};
+use std::panic::Location;
 use std::pin::pin;
 use std::task::Poll;
 
@@ -37,15 +38,21 @@ use crate::HttpService;
 ///
 /// The runtime adapters spawn this as the task `connection` of a child
 /// quitter named by the peer's address; `builder` is shared by the
-/// connections of one listener.
-pub async fn serve_connection<I, S, E>(builder: &Builder<E>, io: I, quitter: Quitter, service: S)
-where
+/// connections of one listener. The requests' tasks are recorded at
+/// `spawned_at` (the adapter's caller: where `serve` was called).
+pub async fn serve_connection<I, S, E>(
+    builder: &Builder<E>,
+    io: I,
+    quitter: Quitter,
+    service: S,
+    spawned_at: &'static Location<'static>,
+) where
     I: Read + Write + Unpin + Send + 'static,
     S: HttpService,
     E: HttpServerConnExec<TrackingResponse<S::Responding>, TrackedBody<S::ResBody>>,
 {
     let (io, protocol) = Sniffed::new(io);
-    let service = Tracking::new(service, quitter.clone());
+    let service = Tracking::new(service, quitter.clone(), spawned_at);
     let mut connection = pin!(builder.serve_connection_with_upgrades(io, service));
     let mut quitted = pin!(quitter.quitted());
     let mut draining = pin!(quitter.draining());

@@ -23,6 +23,7 @@
 //!   aborted, by its name (method and path) and age.
 
 use std::future::{pending, Future, Pending};
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -42,11 +43,17 @@ use crate::HttpService;
 pub struct Tracking<S> {
     inner: S,
     quitter: Quitter,
+    /// Where the requests' tasks are recorded as spawned.
+    spawned_at: &'static Location<'static>,
 }
 
 impl<S> Tracking<S> {
-    pub(crate) fn new(inner: S, quitter: Quitter) -> Self {
-        Tracking { inner, quitter }
+    pub(crate) fn new(inner: S, quitter: Quitter, spawned_at: &'static Location<'static>) -> Self {
+        Tracking {
+            inner,
+            quitter,
+            spawned_at,
+        }
     }
 }
 
@@ -61,7 +68,10 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for Tracking<S> 
 
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
         let name = format!("{} {}", request.method(), request.uri().path());
-        let task = self.quitter.track_future(name, pending()).ok().map(|task| {
+        let task = self
+            .quitter
+            .track_future_at(name, pending(), self.spawned_at);
+        let task = task.ok().map(|task| {
             Box::pin(if self.quitter.is_abortable() {
                 // Nothing to cancel: the task is the request's name tag, and
                 // an abort drops it with the connection.

@@ -39,6 +39,7 @@
 
 use std::future::Future;
 use std::io;
+use std::panic::Location;
 use std::sync::Arc;
 
 use hyper_util::server::conn::auto::Builder;
@@ -46,6 +47,8 @@ use quitter_core::{AlreadyQuit, Quitter};
 use smol::net::TcpListener;
 use smol::Task;
 use smol_hyper::rt::FuturesIo;
+
+use crate::spawn::abortable_if;
 
 pub use quitter_hyper::{HttpService, Hyper, IntoHttpService, Tower};
 
@@ -79,6 +82,8 @@ where
         Err(_) => "accept".to_owned(),
     };
     quitter.make_abortable();
+    // Connections and requests are reported where `serve` was called.
+    let location = Location::caller();
     let service = service.into_http_service();
     let builder = Arc::new(Builder::new(GlobalExecutor));
     let connections = quitter.clone();
@@ -95,13 +100,16 @@ where
             let (quitter, service) = (connection.clone(), service.clone());
             let serving = async move {
                 let io = FuturesIo::new(stream);
-                quitter_hyper::serve_connection(&builder, io, quitter, service).await;
+                quitter_hyper::serve_connection(&builder, io, quitter, service, location).await;
             };
-            crate::spawn(connection, "connection", serving).map(Task::detach)
+            let tracked = connection.track_future_at("connection", serving, location)?;
+            smol::spawn(abortable_if(connection, tracked)).detach();
+            Ok(())
         };
         quitter_hyper::accept_until_quit(&connections, accept, serve).await
     };
-    crate::spawn(quitter, name, accept_loop)
+    let tracked = quitter.track_future_at(name, accept_loop, location)?;
+    Ok(smol::spawn(abortable_if(quitter, tracked)))
 }
 
 /// hyper's executor for HTTP/2 streams: smol's global executor, like

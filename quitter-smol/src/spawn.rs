@@ -73,11 +73,16 @@ fn track<F: Future>(
     future: F,
 ) -> Result<Tracked<F>, AlreadyQuit> {
     let tracked = quitter.track_future(name, future)?;
-    Ok(if quitter.is_abortable() {
+    Ok(abortable_if(quitter, tracked))
+}
+
+/// `tracked`, made to unwind on an abort if `quitter` is abortable.
+pub(crate) fn abortable_if<F>(quitter: &Quitter, tracked: Tracked<F>) -> Tracked<F> {
+    if quitter.is_abortable() {
         tracked.abort_by(OnAbort::Unwind)
     } else {
         tracked
-    })
+    }
 }
 
 /// [`spawn_on`], with the task named after the future's type.

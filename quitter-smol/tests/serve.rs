@@ -14,7 +14,6 @@
 //! No sleeps: handlers tell the test they started (a channel) and wait for
 //! it to let them go (a semaphore); every wait is bounded by [`bounded`].
 
-
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -438,7 +437,15 @@ fn a_hung_request_is_named_with_its_connection_method_path_and_age() {
             .unwrap_err();
         let text = timed_out.to_string();
         assert!(text.contains(&format!("'{path}'")), "{text}");
-        assert!(text.contains("GET /slow (spawned at"), "{text}");
+        // Where `serve` was called, not inside the helper.
+        assert!(
+            text.contains("GET /slow (spawned at quitter-smol/tests/serve.rs:"),
+            "{text}"
+        );
+        assert!(
+            text.contains("connection (spawned at quitter-smol/tests/serve.rs:"),
+            "{text}"
+        );
 
         server.release.add_permits(1);
         assert_eq!(body(response(hung).await).await, "slow done");

@@ -32,6 +32,7 @@
 //! ```
 
 use std::io;
+use std::panic::Location;
 use std::sync::Arc;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -39,6 +40,8 @@ use hyper_util::server::conn::auto::Builder;
 use quitter_core::{AlreadyQuit, Quitter};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+use crate::spawn::spawn_tracked;
 
 pub use quitter_hyper::{HttpService, Hyper, IntoHttpService, Tower};
 
@@ -75,6 +78,8 @@ where
         Err(_) => "accept".to_owned(),
     };
     quitter.make_abortable();
+    // Connections and requests are reported where `serve` was called.
+    let location = Location::caller();
     let service = service.into_http_service();
     let builder = Arc::new(Builder::new(TokioExecutor::new()));
     let connections = quitter.clone();
@@ -91,11 +96,14 @@ where
             let (quitter, service) = (connection.clone(), service.clone());
             let serving = async move {
                 let io = TokioIo::new(stream);
-                quitter_hyper::serve_connection(&builder, io, quitter, service).await;
+                quitter_hyper::serve_connection(&builder, io, quitter, service, location).await;
             };
-            crate::spawn(connection, "connection", serving).map(drop)
+            let tracked = connection.track_future_at("connection", serving, location)?;
+            drop(spawn_tracked(connection, tracked));
+            Ok(())
         };
         quitter_hyper::accept_until_quit(&connections, accept, serve).await
     };
-    crate::spawn(quitter, name, accept_loop)
+    let tracked = quitter.track_future_at(name, accept_loop, location)?;
+    Ok(spawn_tracked(quitter, tracked))
 }

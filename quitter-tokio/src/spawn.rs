@@ -45,10 +45,19 @@ where
     F::Output: Send + 'static,
 {
     let tracked = quitter.track_future(name, future)?;
+    Ok(spawn_tracked(quitter, tracked))
+}
+
+/// Spawns a future already tracked by `quitter` (see [`spawn`]).
+pub(crate) fn spawn_tracked<F>(quitter: &Quitter, tracked: Tracked<F>) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     if quitter.is_abortable() {
-        return Ok(spawn_abortable(tracked));
+        return spawn_abortable(tracked);
     }
-    Ok(tokio::spawn(tracked))
+    tokio::spawn(tracked)
 }
 
 /// The abortable case of [`spawn`], out of its way.

@@ -262,7 +262,19 @@ impl Quitter {
         name: impl Into<Cow<'static, str>>,
         future: F,
     ) -> Result<Tracked<F>, AlreadyQuit> {
-        let location = core::panic::Location::caller();
+        self.track_future_at(name, future, core::panic::Location::caller())
+    }
+
+    /// [`track_future`](Self::track_future), recorded at `location`
+    /// instead of the caller's: for a helper that tracks tasks on its own
+    /// caller's behalf (a serve helper's connections and requests are
+    /// reported where the user called it, not inside the helper).
+    pub fn track_future_at<F: Future>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        future: F,
+        location: &'static core::panic::Location<'static>,
+    ) -> Result<Tracked<F>, AlreadyQuit> {
         let slot = TaskSlot::take(&self.node, name.into(), location).ok_or(AlreadyQuit)?;
         Ok(Tracked::new(future, slot))
     }
