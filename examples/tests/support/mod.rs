@@ -54,6 +54,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 pub mod h2;
+pub mod haproxy;
 pub mod keepalive;
 pub mod load;
 
@@ -119,6 +120,11 @@ macro_rules! http_scenarios {
         #[test]
         fn ready_turns_503_in_the_lame_duck_while_serving_goes_on() {
             support::ready_turns_503_in_the_lame_duck_while_serving_goes_on($example);
+        }
+
+        #[test]
+        fn rolling_restart_behind_haproxy_loses_nothing() {
+            support::haproxy::rolling_restart_behind_haproxy_loses_nothing($example);
         }
     };
 }
