@@ -2,10 +2,15 @@
 //! server without quitter (hyper-util's `auto` builder, one `tokio::spawn`
 //! per connection: what a bare hyper-util server does), same service, on
 //! tokio (2 workers), under a loopback load client. The variants run
-//! interleaved (A, B, B, A, A, B, ...) to cancel drift; the table gives the
-//! median requests per second of each and the ratio quitter / bare;
-//! `spread` is the larger of the two variants' (max - min) / min over its
-//! rounds, the noise to read the ratio against.
+//! interleaved (A, B, B, A, A, B, ...); the table gives the median requests
+//! per second of each, and the ratio quitter / bare as the median of the
+//! rounds' own ratios (each round runs the two back to back, so drift
+//! between rounds cancels), with its quartiles; `spread` is the larger of
+//! the two variants' (max - min) / min over its rounds: the machine's
+//! noise. The last three columns are the server's CPU time per request
+//! (the process's CPU time less the client thread's), a steadier figure
+//! than throughput on a machine the client shares: median per variant,
+//! and the median of the rounds' ratios quitter / bare.
 //!
 //! ```text
 //! cargo bench -p quitter-examples --bench http
@@ -68,11 +73,14 @@ impl Scenario {
 }
 
 fn main() {
+    if let Ok(spec) = std::env::var("QUITTER_BENCH_FIXED") {
+        return fixed(&spec);
+    }
     let quick = std::env::var_os("QUITTER_BENCH_QUICK").is_some();
     let (rounds, duration) = if quick {
         (3, Duration::from_millis(500))
     } else {
-        (7, Duration::from_secs(2))
+        (15, Duration::from_secs(1))
     };
     let started = Instant::now();
 
@@ -93,15 +101,24 @@ fn main() {
 
     println!("http bench: {rounds} rounds x {duration:?} per variant, server on 2 workers");
     println!(
-        "{:<26} {:>12} {:>14} {:>7} {:>7}",
-        "scenario", "bare req/s", "quitter req/s", "ratio", "spread"
+        "{:<26} {:>12} {:>14} {:>7} {:>7}   {:<18}   {:>6} {:>6} {:>7}",
+        "scenario",
+        "bare req/s",
+        "quitter req/s",
+        "ratio",
+        "spread",
+        "(paired quartiles)",
+        "bare",
+        "quitter",
+        "cpu"
     );
+    println!("{:>100}", "server CPU µs per request, ratio");
     for scenario in [Scenario::KeepAlive, Scenario::Churn, Scenario::Http2] {
         // Warm-up, not counted.
         load(bare, scenario, duration / 4);
         load(served, scenario, duration / 4);
-        let mut a = Vec::new();
-        let mut b = Vec::new();
+        let mut a: Vec<Round> = Vec::new();
+        let mut b: Vec<Round> = Vec::new();
         // A, B, B, A, A, B, ...: neither variant always runs second.
         for round in 0..rounds {
             if round % 2 == 0 {
@@ -112,15 +129,29 @@ fn main() {
                 a.push(load(bare, scenario, duration));
             }
         }
-        let spread = spread(&a).max(spread(&b));
-        let (a, b) = (median(a), median(b));
+        // The ratio within each round (the two variants ran back to back),
+        // then the median of those: drift between rounds cancels.
+        let paired: Vec<f64> = a.iter().zip(&b).map(|(a, b)| b.rate / a.rate).collect();
+        let (low, ratio, high) = quartiles(paired);
+        let cpu: Vec<f64> = a
+            .iter()
+            .zip(&b)
+            .map(|(a, b)| b.cpu_per_request / a.cpu_per_request)
+            .collect();
+        let (_, cpu_ratio, _) = quartiles(cpu);
+        let rates = |rounds: &[Round]| rounds.iter().map(|r| r.rate).collect::<Vec<_>>();
+        let cpus = |rounds: &[Round]| rounds.iter().map(|r| r.cpu_per_request).collect::<Vec<_>>();
+        let spread = spread(&rates(&a)).max(spread(&rates(&b)));
         println!(
-            "{:<26} {:>12.0} {:>14.0} {:>7.3} {:>6.1}%",
+            "{:<26} {:>12.0} {:>14.0} {:>7.3} {:>6.1}%   ({low:.3}..{high:.3})   {:>6.2} {:>6.2} {:>7.3}",
             scenario.name(),
-            a,
-            b,
-            b / a,
-            spread * 100.0
+            median(rates(&a)),
+            median(rates(&b)),
+            ratio,
+            spread * 100.0,
+            median(cpus(&a)),
+            median(cpus(&b)),
+            cpu_ratio,
         );
     }
 
@@ -133,6 +164,67 @@ fn main() {
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     println!("total {:.1?}", started.elapsed());
+}
+
+/// `QUITTER_BENCH_FIXED=VARIANT,SCENARIO,N` (`bare` or `quitter`; `h1`,
+/// `churn` or `h2`): one variant serves `N` requests of one scenario, client
+/// and server on one current-thread runtime, and the process ends. Made for
+/// instruction counts, which the machine's noise does not touch:
+///
+/// ```text
+/// QUITTER_BENCH_FIXED=quitter,h2,20000 valgrind --tool=callgrind target/release/deps/http-*
+/// ```
+///
+/// Both variants' runs do the same client work, so the difference of their
+/// totals is the server's.
+fn fixed(spec: &str) {
+    let parts: Vec<&str> = spec.split(',').collect();
+    let [variant, scenario, count] = parts[..] else {
+        panic!("QUITTER_BENCH_FIXED=VARIANT,SCENARIO,N, got {spec:?}");
+    };
+    let scenario = match scenario {
+        "h1" => Scenario::KeepAlive,
+        "churn" => Scenario::Churn,
+        "h2" => Scenario::Http2,
+        other => panic!("scenario h1, churn or h2, got {other:?}"),
+    };
+    let count: i64 = count.parse().expect("N, a number");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let root = Quitter::new("bench");
+    let served = runtime.block_on(async {
+        let addr = match variant {
+            "bare" => start_bare().await,
+            "quitter" => {
+                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                let addr = listener.local_addr().expect("local addr");
+                let http = root.child("http").expect("a fresh root");
+                quitter_tokio::http::serve(listener, &http, service_fn(handle)).expect("serve");
+                addr
+            }
+            other => panic!("variant bare or quitter, got {other:?}"),
+        };
+        let until = Until::requests(count);
+        let clients: Vec<_> = match scenario {
+            Scenario::KeepAlive => (0..CLIENTS)
+                .map(|_| tokio::spawn(keep_alive(addr, until.clone())))
+                .collect(),
+            Scenario::Churn => (0..CLIENTS)
+                .map(|_| tokio::spawn(churn(addr, until.clone())))
+                .collect(),
+            Scenario::Http2 => (0..H2_CONNECTIONS)
+                .map(|_| tokio::spawn(http2(addr, until.clone())))
+                .collect(),
+        };
+        let mut ok = 0;
+        for client in clients {
+            ok += client.await.expect("client task");
+        }
+        ok
+    });
+    println!("{variant} {}: {served} requests served", scenario.name());
 }
 
 /// The peer: a bare hyper-util server (its `auto` builder, HTTP/1 and
@@ -164,44 +256,103 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible
 
 /// Runs the load client for `duration` in its own thread and runtime;
 /// returns the `200` responses per second.
-fn load(addr: SocketAddr, scenario: Scenario, duration: Duration) -> f64 {
-    std::thread::spawn(move || {
+fn load(addr: SocketAddr, scenario: Scenario, duration: Duration) -> Round {
+    let process_before = cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID);
+    let (rate, served, client_cpu) = std::thread::spawn(move || {
+        let client_before = cpu_time(libc::CLOCK_THREAD_CPUTIME_ID);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("client runtime");
         runtime.block_on(async move {
             let started = Instant::now();
-            let deadline = started + duration;
+            let until = Until::deadline(started + duration);
             let clients: Vec<_> = match scenario {
                 Scenario::KeepAlive => (0..CLIENTS)
-                    .map(|_| tokio::spawn(keep_alive(addr, deadline)))
+                    .map(|_| tokio::spawn(keep_alive(addr, until.clone())))
                     .collect(),
                 Scenario::Churn => (0..CLIENTS)
-                    .map(|_| tokio::spawn(churn(addr, deadline)))
+                    .map(|_| tokio::spawn(churn(addr, until.clone())))
                     .collect(),
                 Scenario::Http2 => (0..H2_CONNECTIONS)
-                    .map(|_| tokio::spawn(http2(addr, deadline)))
+                    .map(|_| tokio::spawn(http2(addr, until.clone())))
                     .collect(),
             };
             let mut ok = 0;
             for client in clients {
                 ok += client.await.expect("client task");
             }
-            ok as f64 / started.elapsed().as_secs_f64()
+            let rate = ok as f64 / started.elapsed().as_secs_f64();
+            let client_cpu = cpu_time(libc::CLOCK_THREAD_CPUTIME_ID) - client_before;
+            (rate, ok, client_cpu)
         })
     })
     .join()
-    .expect("client thread")
+    .expect("client thread");
+    // The server's CPU time: the process's, less the client thread's.
+    let server_cpu = cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID) - process_before - client_cpu;
+    Round {
+        rate,
+        cpu_per_request: server_cpu.as_secs_f64() * 1e6 / served.max(1) as f64,
+    }
 }
 
-async fn keep_alive(addr: SocketAddr, deadline: Instant) -> u64 {
+/// When a load client stops: at a deadline (timed rounds), or once a
+/// shared budget of requests is spent (the fixed runs for callgrind).
+#[derive(Clone)]
+struct Until {
+    deadline: Instant,
+    left: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Until {
+    fn deadline(deadline: Instant) -> Until {
+        Until {
+            deadline,
+            left: std::sync::Arc::new(i64::MAX.into()),
+        }
+    }
+
+    fn requests(count: i64) -> Until {
+        Until {
+            deadline: Instant::now() + Duration::from_secs(3600),
+            left: std::sync::Arc::new(count.into()),
+        }
+    }
+
+    /// May one more request go?
+    fn more(&self) -> bool {
+        Instant::now() < self.deadline
+            && self.left.fetch_sub(1, std::sync::atomic::Ordering::Relaxed) > 0
+    }
+}
+
+/// One round of one variant: requests per second, and the server's CPU
+/// microseconds per request.
+#[derive(Clone, Copy)]
+struct Round {
+    rate: f64,
+    cpu_per_request: f64,
+}
+
+/// The CPU time of `clock` (the process's, or the calling thread's).
+fn cpu_time(clock: libc::clockid_t) -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec to write; the clocks exist on Linux.
+    assert_eq!(unsafe { libc::clock_gettime(clock, &mut now) }, 0);
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+async fn keep_alive(addr: SocketAddr, until: Until) -> u64 {
     let mut ok = 0;
     let mut buf = Vec::with_capacity(4096);
     let Ok(mut stream) = connect(addr).await else {
         return 0;
     };
-    while Instant::now() < deadline {
+    while until.more() {
         match exchange(&mut stream, KEEP_ALIVE, &mut buf).await {
             Some(200) => ok += 1,
             Some(_) => {}
@@ -211,10 +362,10 @@ async fn keep_alive(addr: SocketAddr, deadline: Instant) -> u64 {
     ok
 }
 
-async fn churn(addr: SocketAddr, deadline: Instant) -> u64 {
+async fn churn(addr: SocketAddr, until: Until) -> u64 {
     let mut ok = 0;
     let mut buf = Vec::with_capacity(4096);
-    while Instant::now() < deadline {
+    while until.more() {
         let Ok(mut stream) = connect(addr).await else {
             continue;
         };
@@ -227,7 +378,7 @@ async fn churn(addr: SocketAddr, deadline: Instant) -> u64 {
 }
 
 /// One HTTP/2 connection with `H2_STREAMS` loops of `GET /` on it.
-async fn http2(addr: SocketAddr, deadline: Instant) -> u64 {
+async fn http2(addr: SocketAddr, until: Until) -> u64 {
     let Ok(stream) = connect(addr).await else {
         return 0;
     };
@@ -240,9 +391,10 @@ async fn http2(addr: SocketAddr, deadline: Instant) -> u64 {
     let loops: Vec<_> = (0..H2_STREAMS)
         .map(|_| {
             let mut sender = sender.clone();
+            let until = until.clone();
             tokio::spawn(async move {
                 let mut ok = 0;
-                while Instant::now() < deadline {
+                while until.more() {
                     let request = Request::get(format!("http://{addr}/"))
                         .body(Empty::<Bytes>::new())
                         .expect("request");
@@ -314,6 +466,13 @@ fn spread(values: &[f64]) -> f64 {
     let min = values.iter().copied().fold(f64::INFINITY, f64::min);
     let max = values.iter().copied().fold(0.0, f64::max);
     (max - min) / min
+}
+
+/// The first quartile, median and third quartile of `values`.
+fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), at(0.5), at(0.75))
 }
 
 fn median(mut values: Vec<f64>) -> f64 {

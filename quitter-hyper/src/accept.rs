@@ -49,13 +49,40 @@ where
             Some(Err(error)) if is_about_one_connection(&error) => continue,
             Some(Err(error)) => return Err(error),
         };
-        let Ok(child) = quitter.child(peer.to_string()) else {
+        let Ok(child) = quitter.child(peer_name(&peer)) else {
             return Ok(());
         };
         if serve(&child, stream).is_err() {
             return Ok(());
         }
     }
+}
+
+/// `peer`'s text (`127.0.0.1:50312`), an IPv4 one written by hand: the
+/// formatting machinery costs a connection more than its child quitter
+/// does (measured with callgrind).
+fn peer_name(peer: &SocketAddr) -> String {
+    let SocketAddr::V4(peer) = peer else {
+        return peer.to_string();
+    };
+    let mut name = String::with_capacity(21);
+    for (index, octet) in peer.ip().octets().into_iter().enumerate() {
+        if index > 0 {
+            name.push('.');
+        }
+        push_decimal(&mut name, u32::from(octet));
+    }
+    name.push(':');
+    push_decimal(&mut name, u32::from(peer.port()));
+    name
+}
+
+/// Appends `value` in decimal.
+fn push_decimal(text: &mut String, value: u32) {
+    if value >= 10 {
+        push_decimal(text, value / 10);
+    }
+    text.push(char::from(b'0' + (value % 10) as u8));
 }
 
 fn is_about_one_connection(error: &io::Error) -> bool {
@@ -65,4 +92,24 @@ fn is_about_one_connection(error: &io::Error) -> bool {
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionRefused
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_names_read_as_socket_addresses_do() {
+        for peer in [
+            "127.0.0.1:50312",
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "10.0.9.100:8080",
+            "[::1]:443",
+            "[fe80::1%2]:80",
+        ] {
+            let peer: SocketAddr = peer.parse().unwrap();
+            assert_eq!(peer_name(&peer), peer.to_string());
+        }
+    }
 }

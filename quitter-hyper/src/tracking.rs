@@ -67,7 +67,13 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for Tracking<S> 
     type Future = TrackingResponse<S::Responding>;
 
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
-        let name = format!("{} {}", request.method(), request.uri().path());
+        // `METHOD /path`, built by hand: `format!` costs more than the rest
+        // of the name's work (measured with callgrind).
+        let (method, path) = (request.method().as_str(), request.uri().path());
+        let mut name = String::with_capacity(method.len() + 1 + path.len());
+        name.push_str(method);
+        name.push(' ');
+        name.push_str(path);
         let task = self
             .quitter
             .track_future_at(name, pending(), self.spawned_at);

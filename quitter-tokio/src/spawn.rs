@@ -18,8 +18,7 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Wake, Waker};
 
 use quitter_core::{AlreadyQuit, OnAbort, Quitter, Tracked};
@@ -77,20 +76,25 @@ where
 /// The cancel hook of an abortable task: the core wakes it when the task
 /// is aborted, and it aborts the tokio task. The task may be polled (and
 /// aborted) before `spawn` returns its handle: whichever of the two comes
-/// second, the wake or the arming, does the abort.
+/// second, the wake or the arming, does the abort (both under one lock:
+/// cheaper than a `OnceLock` and two `SeqCst` accesses, and plainly
+/// right).
 #[derive(Default)]
-struct AbortHook {
-    handle: OnceLock<AbortHandle>,
-    fired: AtomicBool,
+struct AbortHook(Mutex<Hook>);
+
+#[derive(Default)]
+struct Hook {
+    handle: Option<AbortHandle>,
+    fired: bool,
 }
 
 impl AbortHook {
     fn arm(&self, handle: AbortHandle) {
-        let handle = self.handle.get_or_init(|| handle);
-        // SeqCst, against `wake`'s store then load (either sees the other).
-        if self.fired.load(Ordering::SeqCst) {
+        let mut hook = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if hook.fired {
             handle.abort();
         }
+        hook.handle = Some(handle);
     }
 }
 
@@ -100,8 +104,9 @@ impl Wake for AbortHook {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.fired.store(true, Ordering::SeqCst);
-        if let Some(handle) = self.handle.get() {
+        let mut hook = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        hook.fired = true;
+        if let Some(handle) = &hook.handle {
             handle.abort();
         }
     }
