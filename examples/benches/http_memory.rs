@@ -121,8 +121,47 @@ fn main() {
         served_bytes - bare_bytes,
         served_bytes / bare_bytes
     );
+    // What that should be: a connection's quitter shape without HTTP.
+    let shape = runtime.block_on(child_with_a_task(&root));
+    println!(
+        "for reference: a child quitter with one spawned task waiting for its quit and drain: {shape:.1} bytes"
+    );
     root.quit();
     runtime.shutdown_timeout(Duration::from_secs(1));
+}
+
+/// Heap bytes per child quitter holding one spawned, abortable task that
+/// waits for the child's quit and drain (a connection's shape, without
+/// hyper), median of [`ROUNDS`].
+async fn child_with_a_task(root: &Quitter) -> f64 {
+    let parent = root.child("shape").expect("a fresh root");
+    parent.make_abortable();
+    let mut figures = Vec::new();
+    for _ in 0..ROUNDS {
+        let before = LIVE.load(Ordering::SeqCst);
+        let children: Vec<Quitter> = (0..CONNECTIONS)
+            .map(|n| {
+                let child = parent.child(format!("127.0.0.1:{}", 50000 + n)).expect("open");
+                let waiting = child.clone();
+                let task = async move {
+                    let _ = futures_lite::future::zip(waiting.quitted(), waiting.draining()).await;
+                };
+                drop(quitter_tokio::spawn(&child, "connection", task).expect("open"));
+                child
+            })
+            .collect();
+        // Every task polled once (listed, its waits registered).
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let after = LIVE.load(Ordering::SeqCst);
+        figures.push((after - before) as f64 / CONNECTIONS as f64);
+        for child in &children {
+            child.quit();
+        }
+        drop(children);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    figures.sort_by(f64::total_cmp);
+    figures[figures.len() / 2]
 }
 
 /// `count` connections to `addr`, each after one whole response.
