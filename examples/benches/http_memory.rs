@@ -141,7 +141,9 @@ async fn child_with_a_task(root: &Quitter) -> f64 {
         let before = LIVE.load(Ordering::SeqCst);
         let children: Vec<Quitter> = (0..CONNECTIONS)
             .map(|n| {
-                let child = parent.child(format!("127.0.0.1:{}", 50000 + n)).expect("open");
+                let child = parent
+                    .child(format!("127.0.0.1:{}", 50000 + n))
+                    .expect("open");
                 let waiting = child.clone();
                 let task = async move {
                     let _ = futures_lite::future::zip(waiting.quitted(), waiting.draining()).await;

@@ -302,6 +302,56 @@ fn serves_http1_and_http2_prior_knowledge_on_one_port() {
     });
 }
 
+/// A tower service (axum's `Router` is one), told apart from a hyper one
+/// by its trait.
+#[derive(Clone)]
+struct TowerHello;
+
+impl tower_service::Service<Request<Incoming>> for TowerHello {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Incoming>) -> Self::Future {
+        let quitter = request.extensions().get::<Quitter>().map(Quitter::path);
+        let body = format!("tower, from {}", quitter.unwrap_or_default());
+        std::future::ready(Ok(Response::new(Full::new(Bytes::from(body)))))
+    }
+}
+
+#[test]
+fn serves_a_tower_service() {
+    smol::block_on(async {
+        let root = Quitter::new("main");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        quitter_smol::http::serve(listener, &root, TowerHello)
+            .unwrap()
+            .detach();
+
+        let mut client = h1(addr).await;
+        let response = client.get("/").await;
+        assert_eq!(
+            body(response).await,
+            format!("tower, from main/{}", client.local)
+        );
+        let mut client = h2(addr).await;
+        assert!(body(client.get("/").await)
+            .await
+            .starts_with(b"tower, from main/"));
+
+        root.quit();
+        bounded("main to be done", root.done()).await;
+    });
+}
+
 #[test]
 fn draining_http1_sends_connection_close_and_keeps_accepting() {
     smol::block_on(async {
