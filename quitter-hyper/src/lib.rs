@@ -29,12 +29,12 @@
 //! - the connection's quitter is in each request's extensions
 //!   (`request.extensions().get::<Quitter>()`, axum's `Extension<Quitter>`),
 //!   so a long response (SSE, long poll, a streamed body) can end itself on
-//!   [`quitted()`](Quitter::quitted);
+//!   [`quitted()`](quitter_core::Quitter::quitted);
 //! - no request is refused for tracking's sake: one that comes once its
 //!   connection's quitter has quit (an HTTP/2 stream the client opened
 //!   before it read the GOAWAY) is served, untracked.
 //!
-//! Draining (the lame duck, [`Quitter::start_draining`]): nothing is
+//! Draining (the lame duck, [`Quitter::start_draining`](quitter_core::Quitter::start_draining)): nothing is
 //! refused or closed; clients are asked to move away:
 //! - the listener keeps accepting, and every connection keeps serving;
 //! - every HTTP/1 response carries `Connection: close` (hyper then closes
@@ -53,7 +53,7 @@
 //!   The quitter is done once all have.
 //!
 //! The deadline: the adapters' `serve` makes its quitter
-//! [abortable](Quitter::make_abortable), so a deadline that aborts (a
+//! [abortable](quitter_core::Quitter::make_abortable), so a deadline that aborts (a
 //! stage that [aborts on overrun](quitter_core::Stage::abort_on_overrun),
 //! `Shutdown::abort_on_timeout`) force-closes the connections left: each
 //! is dropped (its socket closed) and reported as aborted, with the
