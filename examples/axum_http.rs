@@ -26,7 +26,6 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::error::Error;
 use std::future::{pending, ready};
-use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,7 +37,7 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use quitter_examples::{Config, SERVER_ERROR};
+use quitter_examples::{cannot_listen, say_when_stopping, Config, SERVER_ERROR};
 use quitter_tokio::{Quitter, Shutdown, Stage};
 use tokio::net::TcpListener;
 
@@ -70,7 +69,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "flush",
         flush(telemetry.clone(), served.clone()),
     )?;
-    quitter_tokio::spawn(&root, "log", log(root.clone()))?;
+    quitter_tokio::spawn(&root, "log", say_when_stopping(root.clone()))?;
 
     let app = Router::new()
         .route("/", get(hello))
@@ -95,8 +94,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
         // Not listening is a failure: the quit cause, and exit code 1.
         Err(error) => {
-            let addr = &config.addr;
-            let error = io::Error::new(error.kind(), format!("cannot listen on {addr}: {error}"));
+            let error = cannot_listen(&config.addr, error);
             shutdown.source(SERVER_ERROR, ready(error))
         }
     };
@@ -157,14 +155,4 @@ async fn flush(telemetry: Quitter, served: Served) {
     telemetry.quitted().await;
     let count = served.load(Ordering::Relaxed);
     println!("Flushed telemetry: {count} request(s) served");
-}
-
-/// Says what the server is doing once the shutdown begins.
-async fn log(root: Quitter) {
-    root.draining().await;
-    if !root.is_quitting() {
-        println!("Draining: /ready answers 503, responses close their connections");
-    }
-    root.quitted().await;
-    println!("Stopping service");
 }

@@ -25,13 +25,12 @@
 use std::convert::Infallible;
 use std::error::Error;
 use std::future::{pending, ready};
-use std::io;
 use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use quitter_examples::{respond, Body, Config, SERVER_ERROR};
+use quitter_examples::{cannot_listen, respond, say_when_stopping, Body, Config, SERVER_ERROR};
 use quitter_smol::{Quitter, Shutdown, Stage};
 use smol::net::TcpListener;
 
@@ -54,7 +53,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let http = root.child_in("http", http_stage)?;
         // Detached: dropping a smol `Task` would cancel it; the quitter
         // still tracks it.
-        quitter_smol::spawn(&root, "log", log(root.clone()))?.detach();
+        quitter_smol::spawn(&root, "log", say_when_stopping(root.clone()))?.detach();
 
         println!("Starting service");
         let shutdown = match TcpListener::bind(&config.addr).await {
@@ -72,9 +71,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             }
             // Not listening is a failure: the quit cause, and exit code 1.
             Err(error) => {
-                let addr = &config.addr;
-                let error =
-                    io::Error::new(error.kind(), format!("cannot listen on {addr}: {error}"));
+                let error = cannot_listen(&config.addr, error);
                 shutdown.source(SERVER_ERROR, ready(error))
             }
         };
@@ -84,16 +81,6 @@ fn main() -> Result<(), Box<dyn Error>> {
         // or a task hung, panicked or was cut; 130: a second signal.
         shutdown.run().await.exit()
     })
-}
-
-/// Says what the server is doing once the shutdown begins.
-async fn log(root: Quitter) {
-    root.draining().await;
-    if !root.is_quitting() {
-        println!("Draining: /ready answers 503, responses close their connections");
-    }
-    root.quitted().await;
-    println!("Stopping service");
 }
 
 /// `GET /`, `GET /slow?ms=N` and `GET /ready` (routes shared with the

@@ -27,12 +27,11 @@
 use std::convert::Infallible;
 use std::error::Error;
 use std::future::{pending, ready};
-use std::io;
 
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use quitter_examples::{respond, Body, Config, SERVER_ERROR};
+use quitter_examples::{cannot_listen, respond, say_when_stopping, Body, Config, SERVER_ERROR};
 use quitter_tokio::{Quitter, Shutdown, Stage};
 use tokio::net::TcpListener;
 
@@ -54,7 +53,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .budget(config.shutdown_timeout)
         .abort_on_overrun();
     let http = root.child_in("http", http_stage)?;
-    quitter_tokio::spawn(&root, "log", log(root.clone()))?;
+    quitter_tokio::spawn(&root, "log", say_when_stopping(root.clone()))?;
 
     println!("Starting service");
     let shutdown = match TcpListener::bind(&config.addr).await {
@@ -72,8 +71,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
         // Not listening is a failure: the quit cause, and exit code 1.
         Err(error) => {
-            let addr = &config.addr;
-            let error = io::Error::new(error.kind(), format!("cannot listen on {addr}: {error}"));
+            let error = cannot_listen(&config.addr, error);
             shutdown.source(SERVER_ERROR, ready(error))
         }
     };
@@ -82,16 +80,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // Exit code 0: every task returned; 1: a failure caused the quit, or a
     // task hung, panicked or was cut; 130: a second signal cut it short.
     shutdown.run().await.exit()
-}
-
-/// Says what the server is doing once the shutdown begins.
-async fn log(root: Quitter) {
-    root.draining().await;
-    if !root.is_quitting() {
-        println!("Draining: /ready answers 503, responses close their connections");
-    }
-    root.quitted().await;
-    println!("Stopping service");
 }
 
 /// `GET /`, `GET /slow?ms=N` and `GET /ready` (routes shared with the

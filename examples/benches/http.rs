@@ -30,19 +30,19 @@
 //! runtime in its own thread; it counts `200` responses only. The machine
 //! is shared: the numbers are noisy, the ratio less so.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
-use quitter_examples::{respond, Body};
 use quitter_tokio::Quitter;
+
+mod common;
+
+use common::{handle, start_bare};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -206,52 +206,9 @@ fn fixed(spec: &str) {
             }
             other => panic!("variant bare or quitter, got {other:?}"),
         };
-        let until = Until::requests(count);
-        let clients: Vec<_> = match scenario {
-            Scenario::KeepAlive => (0..CLIENTS)
-                .map(|_| tokio::spawn(keep_alive(addr, until.clone())))
-                .collect(),
-            Scenario::Churn => (0..CLIENTS)
-                .map(|_| tokio::spawn(churn(addr, until.clone())))
-                .collect(),
-            Scenario::Http2 => (0..H2_CONNECTIONS)
-                .map(|_| tokio::spawn(http2(addr, until.clone())))
-                .collect(),
-        };
-        let mut ok = 0;
-        for client in clients {
-            ok += client.await.expect("client task");
-        }
-        ok
+        run_clients(addr, scenario, &Until::requests(count)).await
     });
     println!("{variant} {}: {served} requests served", scenario.name());
-}
-
-/// The peer: a bare hyper-util server (its `auto` builder, HTTP/1 and
-/// HTTP/2 on one port, one `tokio::spawn` per connection, no shutdown).
-async fn start_bare() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(async move {
-        let builder = std::sync::Arc::new(Builder::new(TokioExecutor::new()));
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            let builder = builder.clone();
-            tokio::spawn(async move {
-                let connection = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service_fn(handle));
-                let _ = connection.await;
-            });
-        }
-    });
-    addr
-}
-
-async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    Ok(respond(&request, tokio::time::sleep))
 }
 
 /// Runs the load client for `duration` in its own thread and runtime;
@@ -267,21 +224,7 @@ fn load(addr: SocketAddr, scenario: Scenario, duration: Duration) -> Round {
         runtime.block_on(async move {
             let started = Instant::now();
             let until = Until::deadline(started + duration);
-            let clients: Vec<_> = match scenario {
-                Scenario::KeepAlive => (0..CLIENTS)
-                    .map(|_| tokio::spawn(keep_alive(addr, until.clone())))
-                    .collect(),
-                Scenario::Churn => (0..CLIENTS)
-                    .map(|_| tokio::spawn(churn(addr, until.clone())))
-                    .collect(),
-                Scenario::Http2 => (0..H2_CONNECTIONS)
-                    .map(|_| tokio::spawn(http2(addr, until.clone())))
-                    .collect(),
-            };
-            let mut ok = 0;
-            for client in clients {
-                ok += client.await.expect("client task");
-            }
+            let ok = run_clients(addr, scenario, &until).await;
             let rate = ok as f64 / started.elapsed().as_secs_f64();
             let client_cpu = cpu_time(libc::CLOCK_THREAD_CPUTIME_ID) - client_before;
             (rate, ok, client_cpu)
@@ -344,6 +287,27 @@ fn cpu_time(clock: libc::clockid_t) -> Duration {
     // SAFETY: `now` is a valid timespec to write; the clocks exist on Linux.
     assert_eq!(unsafe { libc::clock_gettime(clock, &mut now) }, 0);
     Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+/// Runs `scenario`'s clients against `addr` until `until`; returns the
+/// `200` responses.
+async fn run_clients(addr: SocketAddr, scenario: Scenario, until: &Until) -> u64 {
+    let clients: Vec<_> = match scenario {
+        Scenario::KeepAlive => (0..CLIENTS)
+            .map(|_| tokio::spawn(keep_alive(addr, until.clone())))
+            .collect(),
+        Scenario::Churn => (0..CLIENTS)
+            .map(|_| tokio::spawn(churn(addr, until.clone())))
+            .collect(),
+        Scenario::Http2 => (0..H2_CONNECTIONS)
+            .map(|_| tokio::spawn(http2(addr, until.clone())))
+            .collect(),
+    };
+    let mut ok = 0;
+    for client in clients {
+        ok += client.await.expect("client task");
+    }
+    ok
 }
 
 async fn keep_alive(addr: SocketAddr, until: Until) -> u64 {

@@ -16,19 +16,17 @@
 //! ```
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::convert::Infallible;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
-use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
-use quitter_examples::{respond, Body};
 use quitter_tokio::Quitter;
+
+mod common;
+
+use common::{handle, start_bare};
 use tokio::net::TcpListener;
 
 /// Live heap bytes: allocated minus freed.
@@ -185,29 +183,4 @@ fn idle_connections(addr: SocketAddr, count: usize) -> Vec<TcpStream> {
             stream
         })
         .collect()
-}
-
-async fn start_bare() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let builder = std::sync::Arc::new(Builder::new(TokioExecutor::new()));
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            let builder = builder.clone();
-            tokio::spawn(async move {
-                let connection = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service_fn(handle));
-                let _ = connection.await;
-            });
-        }
-    });
-    addr
-}
-
-async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    Ok(respond(&request, tokio::time::sleep))
 }

@@ -16,8 +16,25 @@ use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use quitter_core::Quitter;
 
-/// The label of the quit source fed by the start task.
+/// The label of the quit source for a server that cannot listen or
+/// accept.
 pub const SERVER_ERROR: &str = "HTTP server error";
+
+/// The error of a failed bind, naming the address.
+pub fn cannot_listen(addr: &str, error: std::io::Error) -> std::io::Error {
+    std::io::Error::new(error.kind(), format!("cannot listen on {addr}: {error}"))
+}
+
+/// Says what the server is doing once the shutdown begins: the lame duck
+/// (if there is one), then the stop. Runs as a task of `root`.
+pub async fn say_when_stopping(root: Quitter) {
+    root.draining().await;
+    if !root.is_quitting() {
+        println!("Draining: /ready answers 503, responses close their connections");
+    }
+    root.quitted().await;
+    println!("Stopping service");
+}
 
 /// A response body: all at once (`Full`) or after a while (`/slow`).
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;

@@ -139,7 +139,7 @@
 //! assert_eq!(
 //!     report.to_string(),
 //!     "Received quit from 'HTTP server error' (bind: address in use), a failure\n\
-//!      Successfully quit application, all tracked tasks returned\n"
+//!      Quit application after a failure, all tracked tasks returned\n"
 //! );
 //! # });
 //! ```

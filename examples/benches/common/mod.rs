@@ -1,0 +1,40 @@
+//! What the HTTP benches share: the peer they are measured against (a
+//! bare hyper-util server) and the service both serve.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use quitter_examples::{respond, Body};
+use tokio::net::TcpListener;
+
+/// The peer: a bare hyper-util server (its `auto` builder, HTTP/1 and
+/// HTTP/2 on one port, one `tokio::spawn` per connection, no shutdown).
+pub async fn start_bare() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        let builder = std::sync::Arc::new(Builder::new(TokioExecutor::new()));
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let builder = builder.clone();
+            tokio::spawn(async move {
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service_fn(handle));
+                let _ = connection.await;
+            });
+        }
+    });
+    addr
+}
+
+pub async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    Ok(respond(&request, tokio::time::sleep))
+}
