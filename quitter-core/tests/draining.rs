@@ -129,3 +129,43 @@ fn an_owned_waiter_keeps_its_child_linked() {
     drop(waiter);
     assert_eq!(root.child_count(), 0);
 }
+
+/// A drain waiter is woken only once the whole subtree is draining: a
+/// readiness endpoint (on a connection's quitter, deep in the tree) that
+/// whoever the drain woke asks next already says "draining".
+#[test]
+fn a_drain_waiter_wakes_once_the_whole_subtree_is_draining() {
+    struct LooksAtTheLeaves {
+        leaves: Vec<Quitter>,
+        all_draining: std::sync::Mutex<Option<bool>>,
+    }
+    impl std::task::Wake for LooksAtTheLeaves {
+        fn wake(self: std::sync::Arc<Self>) {
+            let all = self.leaves.iter().all(Quitter::is_draining);
+            *self.all_draining.lock().unwrap() = Some(all);
+        }
+    }
+
+    let root = Quitter::new("main");
+    let mut leaves = Vec::new();
+    for branch in 0..4 {
+        let branch = root.child(format!("b{branch}")).unwrap();
+        for leaf in 0..4 {
+            let leaf = branch.child(format!("l{leaf}")).unwrap();
+            leaves.push(leaf.child("deep").unwrap());
+        }
+    }
+    let look = std::sync::Arc::new(LooksAtTheLeaves {
+        leaves,
+        all_draining: std::sync::Mutex::new(None),
+    });
+    let waker = std::task::Waker::from(look.clone());
+    let mut draining = std::pin::pin!(root.draining());
+    let polled = draining
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(&waker));
+    assert!(polled.is_pending());
+
+    assert!(root.start_draining());
+    assert_eq!(*look.all_draining.lock().unwrap(), Some(true));
+}

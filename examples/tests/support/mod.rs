@@ -633,7 +633,16 @@ impl Server {
         let deadline = Instant::now() + timeout;
         loop {
             match TcpStream::connect_timeout(&addr, IO_TIMEOUT) {
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Instant::now(),
+                // Refused; or reset during the handshake, when the listener
+                // closed with the probe in its queue: not accepted either way.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+                    ) =>
+                {
+                    return Instant::now()
+                }
                 Err(e) => self.fail(&format!("probe connect to {addr}: unexpected {e}")),
                 Ok(stream) => {
                     // Accepted just before the quit, or sitting in a backlog

@@ -53,13 +53,21 @@ impl Node {
         first
     }
 
-    /// Wakes the waiters of `flag`, which this caller set.
+    /// Wakes the waiters of `flag`, which this caller set. Drain waiters
+    /// are woken at the end of the walk (from `work`), once every node it
+    /// reaches is draining: whoever a drain wakes (a readiness endpoint's
+    /// log, a test) finds the whole subtree draining. Quit waiters are
+    /// woken at once, in batches, with nothing allocated (a quit may wake
+    /// very many).
     fn wake(&self, flag: Flag, work: &mut Work) {
         // After the flag was set, and after this node's `Extra` was looked
         // for again: a waiter that stored its waker before the flag made
         // the `Extra` first (see `waiting::waiters`).
         if self.extra.get().is_some() {
-            self.waiters(flag).wake_all(&mut work.panic);
+            match flag {
+                Flag::Drain => self.waiters(flag).take_all(|waker| work.wake.push(waker)),
+                Flag::Quit => self.waiters(flag).wake_all(&mut work.panic),
+            }
         }
     }
 

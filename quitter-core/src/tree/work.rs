@@ -11,6 +11,9 @@
 //!   by [`finish`](Work::finish) once nothing is left.
 //! - Stage events are notified last, after the quits of the stages they
 //!   announce, so a driver woken by one sees the new stage quit.
+//! - The wakers in `wake` (drain waiters, abort wakers) run after every
+//!   quit, drain and abort of the change: whoever they wake sees the
+//!   whole subtree changed.
 
 use alloc::vec::Vec;
 use core::task::Waker;
@@ -30,7 +33,8 @@ pub(super) struct Work {
     pub(super) done: Vec<Arc<Node>>,
     /// Nodes to abort (see `abort`).
     pub(super) abort: Vec<Arc<Node>>,
-    /// Abort wakers of aborted tasks, to wake.
+    /// Wakers to wake once the walks are over: abort wakers of aborted
+    /// tasks, and drain waiters.
     pub(super) wake: Vec<Waker>,
     /// Staged nodes whose stage event is due.
     pub(super) stages_changed: Vec<Arc<Node>>,

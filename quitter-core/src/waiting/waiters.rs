@@ -212,6 +212,14 @@ impl FlagWaiters {
     /// is caught into `panic` (with `std`), and the others are woken all
     /// the same.
     pub(crate) fn wake_all(&self, panic: &mut DeferredPanic) {
+        self.take_all(|waker| panic.run(|| waker.wake()));
+    }
+
+    /// Takes every waiter out of the list (each one then sees itself
+    /// woken) and hands its waker to `each`, in batches, outside the lock:
+    /// [`wake_all`](Self::wake_all) wakes them at once, a walk that must
+    /// finish first keeps them for later.
+    pub(crate) fn take_all(&self, mut each: impl FnMut(Waker)) {
         loop {
             let mut wakers: [Option<Waker>; BATCH] = Default::default();
             let mut taken = 0;
@@ -231,7 +239,7 @@ impl FlagWaiters {
             }
             drop(list);
             for waker in wakers.iter_mut().take(taken).filter_map(Option::take) {
-                panic.run(|| waker.wake());
+                each(waker);
             }
             if taken < BATCH {
                 return;
