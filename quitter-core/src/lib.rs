@@ -196,6 +196,8 @@ pub use handle::quitter::Quitter;
 #[cfg(feature = "std")]
 pub use handle::tracked::panic_message;
 pub use handle::tracked::Tracked;
+#[cfg(feature = "std")]
+pub use report::DrainProgress;
 pub use report::{
     AbortedTask, EventDetail, ExitReport, LameDuck, QuitCause, QuitterTasks, StageReport, TaskInfo,
     TaskPanic, TimeoutReport,

@@ -9,6 +9,7 @@
 //! | a task panicked, with its message | ERROR | `Node::record_panic` |
 //! | a task did not return in time, with path, location and age | WARN | timed joins |
 //! | the final exit report | INFO if clean, WARN otherwise | `MainRunner::run` |
+//! | a shutdown's drain progress, once a second (`Shutdown`'s default) | INFO | [`drain_progress`] |
 //!
 //! Events are emitted inside the quitter's span (`quitter{name=…}`, nested
 //! like the tree) and also carry the full path where it is cheap to have.
@@ -89,6 +90,21 @@ pub(crate) fn aborted(span: &NodeSpan, aborted: &AbortedTask) {
             "task aborted"
         );
     });
+}
+
+/// `Shutdown`'s default progress line: an INFO event with the feature,
+/// else a line on stderr (a person watching a long drain sees it move).
+#[cfg(feature = "std")]
+pub(crate) fn drain_progress(progress: &crate::report::DrainProgress) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(
+        target: "quitter",
+        tasks = progress.task_count(),
+        left = ?progress.left,
+        "{progress}"
+    );
+    #[cfg(not(feature = "tracing"))]
+    std::eprintln!("{progress}");
 }
 
 #[inline]

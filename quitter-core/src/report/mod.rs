@@ -2,7 +2,8 @@
 //! what a task looked like ([`TaskInfo`]), what did not return in time
 //! ([`TimeoutReport`], per quitter [`QuitterTasks`]), what panicked
 //! ([`TaskPanic`]), what was aborted at a deadline ([`AbortedTask`]), how each stage of a staged shutdown went
-//! ([`StageReport`]), and the verdict ([`ExitReport`]).
+//! ([`StageReport`]), how a wait stands while it goes on
+//! (`DrainProgress`, with `std`), and the verdict ([`ExitReport`]).
 //!
 //! Invariants: these are snapshots. Holding one keeps nothing of the tree
 //! alive, and nothing here reads the tree: the tree (and the runner) fill
@@ -11,12 +12,16 @@
 
 mod cause;
 mod exit;
+#[cfg(feature = "std")]
+mod progress;
 mod task;
 mod timeline;
 mod timeout;
 
 pub use cause::{EventDetail, QuitCause};
 pub use exit::{ExitReport, LameDuck};
+#[cfg(feature = "std")]
+pub use progress::DrainProgress;
 pub use task::{AbortedTask, TaskInfo};
 pub use timeline::StageReport;
 pub use timeout::{QuitterTasks, TaskPanic, TimeoutReport};

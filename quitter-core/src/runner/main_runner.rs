@@ -63,7 +63,18 @@ pub struct MainRunner<'a> {
     abort_grace: Option<Delay<'a>>,
     force_on_second_event: bool,
     forced_exit_code: u8,
+    #[cfg(feature = "std")]
+    progress: Option<Progress<'a>>,
 }
+
+/// What is done with each [`DrainProgress`](crate::DrainProgress).
+#[cfg(feature = "std")]
+pub(crate) type ProgressReport<'a> = Box<dyn FnMut(&crate::DrainProgress) + 'a>;
+
+/// How often to take a [`DrainProgress`](crate::DrainProgress), and what
+/// to do with it.
+#[cfg(feature = "std")]
+type Progress<'a> = (core::time::Duration, ProgressReport<'a>);
 
 impl<'a> MainRunner<'a> {
     /// A runner for `root`, with no source yet.
@@ -76,6 +87,8 @@ impl<'a> MainRunner<'a> {
             abort_grace: None,
             force_on_second_event: true,
             forced_exit_code: 130,
+            #[cfg(feature = "std")]
+            progress: None,
         }
     }
 
@@ -168,6 +181,21 @@ impl<'a> MainRunner<'a> {
         self
     }
 
+    /// While [`run_timed`](Self::run_timed) waits for the tree after the
+    /// quit, hands `report` a [`DrainProgress`](crate::DrainProgress)
+    /// (what is left, where, the stages being stopped, the time left)
+    /// every `every`, from `every` after the quit: a wait shorter than
+    /// that reports nothing.
+    #[cfg(feature = "std")]
+    pub fn progress(
+        mut self,
+        every: core::time::Duration,
+        report: impl FnMut(&crate::DrainProgress) + 'a,
+    ) -> Self {
+        self.progress = Some((every, Box::new(report)));
+        self
+    }
+
     /// Runs the shutdown: waits for the first event, runs the lame duck if
     /// there is one, quits the root, calls `make_deadline` and waits for
     /// the tree until that future completes (or another event forces the
@@ -193,8 +221,11 @@ impl<'a> MainRunner<'a> {
         S: Future,
     {
         let sleep = &sleep;
-        self.run_keeping(
-            || sleep(timeout),
+        let mut this = self;
+        let progress = this.progress.take();
+        let root = this.root.clone();
+        this.run_keeping(
+            move || deadline_with_progress(sleep, timeout, progress, root),
             |root| crate::handle::budgets::StageBudgets::new(root.node().clone(), sleep, timeout),
         )
         .await
@@ -218,6 +249,7 @@ impl<'a> MainRunner<'a> {
             abort_grace,
             force_on_second_event,
             forced_exit_code,
+            ..
         } = self;
 
         // 1. The first event, or a quit by code.
@@ -378,5 +410,48 @@ impl core::fmt::Debug for MainRunner<'_> {
             .field("force_on_second_event", &self.force_on_second_event)
             .field("forced_exit_code", &self.forced_exit_code)
             .finish()
+    }
+}
+
+/// `sleep(timeout)`, taking a [`DrainProgress`](crate::DrainProgress) of
+/// `root` every so often meanwhile, if asked to.
+#[cfg(feature = "std")]
+async fn deadline_with_progress<S: Future>(
+    sleep: &impl Fn(core::time::Duration) -> S,
+    timeout: core::time::Duration,
+    progress: Option<Progress<'_>>,
+    root: Quitter,
+) {
+    let mut deadline = pin!(sleep(timeout));
+    let Some((every, mut report)) = progress else {
+        deadline.await;
+        return;
+    };
+    let quit_at = std::time::Instant::now();
+    loop {
+        let mut tick = pin!(sleep(every));
+        let over = poll_fn(|cx| {
+            if deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(true);
+            }
+            tick.as_mut().poll(cx).map(|_| false)
+        })
+        .await;
+        if over {
+            return;
+        }
+        let waited = quit_at.elapsed();
+        let since = Started::now();
+        let stages = root
+            .stage_timeline(since)
+            .into_iter()
+            .filter(|stage| stage.quit && !stage.done)
+            .collect();
+        report(&crate::DrainProgress {
+            waited,
+            left: timeout.saturating_sub(waited),
+            tasks: root.live_tasks(),
+            stages,
+        });
     }
 }

@@ -13,6 +13,7 @@
 //!   once on a second event (`forced`), by default.
 
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use core::fmt;
 use core::future::Future;
 use core::marker::PhantomData;
@@ -21,10 +22,10 @@ use std::io;
 
 use futures_core::Stream;
 
-use super::main_runner::MainRunner;
+use super::main_runner::{MainRunner, ProgressReport};
 use super::signals::{SignalClaim, SignalError, SignalsAlreadyClaimed};
 use crate::handle::quitter::Quitter;
-use crate::report::{EventDetail, ExitReport};
+use crate::report::{DrainProgress, EventDetail, ExitReport};
 
 /// What a runtime adapter supplies to [`Shutdown`]: a timer, and the
 /// process's shutdown signals as a stream of signal names.
@@ -68,12 +69,20 @@ pub struct Shutdown<'a, R> {
     lame_duck: Duration,
     abort_grace: Option<Duration>,
     claim: Option<SignalClaim>,
+    /// How often to report the drain's progress (`None`: never), and
+    /// where to (`None`: [`trace::drain_progress`](crate::trace)).
+    progress_every: Option<Duration>,
+    on_progress: Option<ProgressReport<'a>>,
     runtime: PhantomData<fn() -> R>,
 }
 
 impl<'a, R: Runtime> Shutdown<'a, R> {
     /// The quit timeout unless [`timeout`](Self::timeout) sets another.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// How often the drain's progress is reported unless
+    /// [`progress_every`](Self::progress_every) says otherwise.
+    pub const DEFAULT_PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
     /// The label [`signals`](Self::signals) gives its source.
     pub const SIGNAL_SOURCE: &'static str = "OS interrupt/termination signal";
@@ -88,8 +97,27 @@ impl<'a, R: Runtime> Shutdown<'a, R> {
             lame_duck: Duration::ZERO,
             abort_grace: None,
             claim: None,
+            progress_every: Some(Self::DEFAULT_PROGRESS_EVERY),
+            on_progress: None,
             runtime: PhantomData,
         }
+    }
+
+    /// While the wait after the quit goes on, a line saying what is left
+    /// (tasks per quitter, the stages being stopped, the time left) every
+    /// `every` (default: [a second](Self::DEFAULT_PROGRESS_EVERY)), from
+    /// `every` after the quit: on stderr, or an INFO event with the
+    /// `tracing` feature. `None` turns it off.
+    pub fn progress_every(mut self, every: Option<Duration>) -> Self {
+        self.progress_every = every;
+        self
+    }
+
+    /// Where the progress goes instead of stderr (or `tracing`): a status
+    /// line, a service manager (see [`progress_every`](Self::progress_every)).
+    pub fn on_progress(mut self, report: impl FnMut(&DrainProgress) + 'a) -> Self {
+        self.on_progress = Some(Box::new(report));
+        self
     }
 
     /// How long to wait for the tree after the quit.
@@ -204,8 +232,16 @@ impl<'a, R: Runtime> Shutdown<'a, R> {
             lame_duck,
             abort_grace,
             claim,
+            progress_every,
+            on_progress,
             ..
         } = self;
+        if let Some(every) = progress_every {
+            runner = match on_progress {
+                Some(report) => runner.progress(every, report),
+                None => runner.progress(every, crate::trace::drain_progress),
+            };
+        }
         if !lame_duck.is_zero() {
             runner = runner.lame_duck(move || async move {
                 R::sleep(lame_duck).await;
@@ -230,6 +266,7 @@ impl<R> fmt::Debug for Shutdown<'_, R> {
             .field("lame_duck", &self.lame_duck)
             .field("abort_on_timeout", &self.abort_grace)
             .field("signals", &self.claim.is_some())
+            .field("progress_every", &self.progress_every)
             .finish()
     }
 }
