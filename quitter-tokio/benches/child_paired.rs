@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::quick;
+use common::{quartiles, quick};
 use quitter_tokio::Quitter;
 use tokio_util::sync::CancellationToken;
 
@@ -32,13 +32,6 @@ fn token_sample(root: &CancellationToken) -> Duration {
         drop(black_box(root.child_token()));
     }
     start.elapsed()
-}
-
-/// The median and quartiles of `values`.
-fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-    (at(0.25), at(0.5), at(0.75))
 }
 
 fn main() {

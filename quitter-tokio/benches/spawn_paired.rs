@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{quick, runtime};
+use common::{quartiles, quick, runtime};
 use quitter_tokio::Quitter;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
@@ -101,13 +101,6 @@ fn sample(
         }
     }
     start.elapsed()
-}
-
-/// The median and quartiles of `values`.
-fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-    (at(0.25), at(0.5), at(0.75))
 }
 
 fn main() {

@@ -1,5 +1,6 @@
 //! What the tokio benches share, so that they measure on the same settings:
-//! the runtime every implementation runs on and the quick-mode switch.
+//! the runtime every implementation runs on, the quick-mode switch, and
+//! the paired benches' quartiles.
 #![allow(dead_code)] // each bench uses its part
 
 use tokio::runtime::Runtime;
@@ -16,4 +17,12 @@ pub fn runtime() -> Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// The first quartile, median and third quartile of `values`: the paired
+/// benches' summary of their per-round ratios.
+pub fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), at(0.5), at(0.75))
 }
