@@ -121,14 +121,11 @@ async fn slow(State(served): State<Served>, Query(query): Query<HashMap<String, 
     Body::from_stream(body).into_response()
 }
 
-/// Ready until the lame duck starts. The serve helper puts the
-/// connection's quitter in every request's extensions.
-async fn ready_check(Extension(quitter): Extension<Quitter>) -> (StatusCode, &'static str) {
-    if quitter.is_draining() {
-        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
-    } else {
-        (StatusCode::OK, "ready\n")
-    }
+/// Ready until the lame duck starts (the answer the other examples give).
+/// The serve helper puts the connection's quitter in every request's
+/// extensions.
+async fn ready_check(Extension(quitter): Extension<Quitter>) -> impl IntoResponse {
+    quitter_examples::ready(Some(&quitter))
 }
 
 /// `GET /events`: server-sent events, a tick every 100 ms, until the
