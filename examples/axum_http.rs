@@ -37,9 +37,9 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use quitter_examples::{cannot_listen, say_when_stopping, Config, SERVER_ERROR};
+use quitter_examples::{cannot_listen, say_listening, say_when_stopping, Config, SERVER_ERROR};
+use quitter_tokio::http::ServeOptions;
 use quitter_tokio::{Quitter, Shutdown, Stage};
-use tokio::net::TcpListener;
 
 /// Requests served, for the telemetry job.
 type Served = Arc<AtomicU64>;
@@ -53,7 +53,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let shutdown = Shutdown::new(root.clone())
         .lame_duck(config.lame_duck) // draining first: /ready says 503
         .timeout(config.quit_timeout)
-        .signals()?; // "OS interrupt/termination signal"
+        .signals()? // "OS interrupt/termination signal"
+        .dump_tree_on_signal()? // SIGUSR1 prints the live tree (`kill -USR1 <pid>`)
+        .systemd(); // under systemd: READY=1, STOPPING=1, STATUS=, EXTEND_TIMEOUT_USEC=
 
     // The stop order: HTTP first, within its budget (what is left then is
     // cut and reported); telemetry once HTTP is done, so it counts every
@@ -79,12 +81,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .with_state(served);
 
     println!("Starting service");
-    let shutdown = match TcpListener::bind(&config.addr).await {
-        Ok(listener) => {
-            println!("Server listening on {}", listener.local_addr()?);
+    // systemd's socket if it passed one (socket activation), else bound here.
+    let shutdown = match quitter_tokio::systemd::tcp_listener(&config.addr) {
+        Ok((listener, origin)) => {
+            say_listening(listener.local_addr()?, origin);
             // Instead of `axum::serve`: every connection and request is
             // tracked, drained losslessly, and cut at the deadline.
-            let accept = quitter_tokio::http::serve(listener, &http, app)?;
+            // The connection's quitter in each request's extensions, for
+            // `/ready` and `/events` (axum's `Extension<Quitter>`).
+            let options = ServeOptions::new().quitter_in_extensions(true);
+            let accept = quitter_tokio::http::serve_with(listener, &http, app, options)?;
             shutdown.source(SERVER_ERROR, async move {
                 match accept.await {
                     Ok(Err(error)) => error,
@@ -94,7 +100,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
         // Not listening is a failure: the quit cause, and exit code 1.
         Err(error) => {
-            let error = cannot_listen(&config.addr, error);
+            let error = cannot_listen(&config.addr, error.into());
             shutdown.source(SERVER_ERROR, ready(error))
         }
     };
@@ -121,11 +127,10 @@ async fn slow(State(served): State<Served>, Query(query): Query<HashMap<String, 
     Body::from_stream(body).into_response()
 }
 
-/// Ready until the lame duck starts (the answer the other examples give).
-/// The serve helper puts the connection's quitter in every request's
-/// extensions.
+/// Ready until the lame duck starts (the answer the other examples give):
+/// the connection's quitter drains with the server.
 async fn ready_check(Extension(quitter): Extension<Quitter>) -> impl IntoResponse {
-    quitter_examples::ready(Some(&quitter))
+    quitter_examples::ready(&quitter)
 }
 
 /// `GET /events`: server-sent events, a tick every 100 ms, until the

@@ -15,5 +15,5 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = axum::Router::new().route("/", axum::routing::get(|| async { "Hello world!\n" }));
     let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
     quitter_tokio::http::serve(listener, &root.child("http")?, app)?; // every connection and request tracked
-    shutdown.run().await.exit() // prints the report; exit 0, or 1 if a request hung or was cut
+    shutdown.run().await.exit() // prints the report; exit 0, 1 if a request hung, 130 if forced
 }

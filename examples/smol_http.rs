@@ -30,9 +30,10 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use quitter_examples::{cannot_listen, respond, say_when_stopping, Body, Config, SERVER_ERROR};
+use quitter_examples::{
+    cannot_listen, respond, say_listening, say_when_stopping, Body, Config, SERVER_ERROR,
+};
 use quitter_smol::{Quitter, Shutdown, Stage};
-use smol::net::TcpListener;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let config = Config::from_args();
@@ -43,7 +44,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         let shutdown = Shutdown::new(root.clone())
             .lame_duck(config.lame_duck) // draining first: /ready says 503
             .timeout(config.quit_timeout)
-            .signals()?; // "OS interrupt/termination signal"
+            .signals()? // "OS interrupt/termination signal"
+            .dump_tree_on_signal()? // SIGUSR1 prints the live tree (`kill -USR1 <pid>`)
+            .systemd(); // under systemd: READY=1, STOPPING=1, STATUS=, EXTEND_TIMEOUT_USEC=
 
         // The connections' quitter. Its budget is the drain deadline: what
         // is left then is aborted (closed, and reported), not waited for.
@@ -56,10 +59,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         quitter_smol::spawn(&root, "log", say_when_stopping(root.clone()))?.detach();
 
         println!("Starting service");
-        let shutdown = match TcpListener::bind(&config.addr).await {
-            Ok(listener) => {
-                println!("Server listening on {}", listener.local_addr()?);
-                let accept = quitter_smol::http::serve(listener, &http, service_fn(handle))?;
+        // systemd's socket if it passed one (socket activation), else bound here.
+        let shutdown = match quitter_smol::systemd::tcp_listener(&config.addr) {
+            Ok((listener, origin)) => {
+                say_listening(listener.local_addr()?, origin);
+                // `/ready` asks `http`: it drains with every connection.
+                let server = http.clone();
+                let service = service_fn(move |request| handle(request, server.clone()));
+                let accept = quitter_smol::http::serve(listener, &http, service)?;
                 // The accept loop ends with an error only if accepting
                 // fails for good (out of file descriptors, say).
                 shutdown.source(SERVER_ERROR, async move {
@@ -71,7 +78,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             }
             // Not listening is a failure: the quit cause, and exit code 1.
             Err(error) => {
-                let error = cannot_listen(&config.addr, error);
+                let error = cannot_listen(&config.addr, error.into());
                 shutdown.source(SERVER_ERROR, ready(error))
             }
         };
@@ -85,8 +92,8 @@ fn main() -> Result<(), Box<dyn Error>> {
 
 /// `GET /`, `GET /slow?ms=N` and `GET /ready` (routes shared with the
 /// other examples).
-async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    Ok(respond(&request, |after: Duration| {
+async fn handle(request: Request<Incoming>, server: Quitter) -> Result<Response<Body>, Infallible> {
+    Ok(respond(&request, &server, |after: Duration| {
         async_io::Timer::after(after)
     }))
 }

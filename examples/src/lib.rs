@@ -14,11 +14,21 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
+use quitter_core::systemd::ListenerOrigin;
 use quitter_core::Quitter;
 
 /// The label of the quit source for a server that cannot listen or
 /// accept.
 pub const SERVER_ERROR: &str = "HTTP server error";
+
+/// `Server listening on ADDR`, and where the socket came from if systemd
+/// passed it (socket activation). The tests wait for this line.
+pub fn say_listening(addr: std::net::SocketAddr, origin: ListenerOrigin) {
+    match origin {
+        ListenerOrigin::Systemd => println!("Server listening on {addr} ({origin})"),
+        ListenerOrigin::Bound => println!("Server listening on {addr}"),
+    }
+}
 
 /// The error of a failed bind, naming the address.
 pub fn cannot_listen(addr: &str, error: std::io::Error) -> std::io::Error {
@@ -40,12 +50,11 @@ pub async fn say_when_stopping(root: Quitter) {
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 /// `GET /` -> `Hello world!`; `GET /slow?ms=N` -> `done after N ms`, after
-/// `sleep(N ms)`; `GET /ready` -> 200 `ready`, or 503 `draining` once the
-/// server drains (its quitter, which the serve helper puts in the
-/// request's extensions, says so). The slow route sends its status line
-/// and headers at once and the body later, so a client can tell its
-/// request is being served.
-pub fn respond<S, F>(request: &Request<Incoming>, sleep: F) -> Response<Body>
+/// `sleep(N ms)`; `GET /ready` -> 200 `ready`, or 503 `draining` once
+/// `server` (the quitter given to `serve`) drains. The slow route sends
+/// its status line and headers at once and the body later, so a client
+/// can tell its request is being served.
+pub fn respond<S, F>(request: &Request<Incoming>, server: &Quitter, sleep: F) -> Response<Body>
 where
     F: FnOnce(Duration) -> S,
     S: Future + Send + 'static,
@@ -55,7 +64,7 @@ where
     }
     match request.uri().path() {
         "/" => text(StatusCode::OK, "Hello world!\n".into()),
-        "/ready" => ready(request.extensions().get::<Quitter>()),
+        "/ready" => ready(server),
         "/slow" => {
             let ms = request
                 .uri()
@@ -82,12 +91,11 @@ where
 
 /// What a load balancer's health check reads: ready until the lame duck
 /// starts (then 503, while the server still serves everything else).
-pub fn ready(quitter: Option<&Quitter>) -> Response<Body> {
-    match quitter {
-        Some(quitter) if quitter.is_draining() => {
-            text(StatusCode::SERVICE_UNAVAILABLE, "draining\n".into())
-        }
-        _ => text(StatusCode::OK, "ready\n".into()),
+pub fn ready(server: &Quitter) -> Response<Body> {
+    if server.is_draining() {
+        text(StatusCode::SERVICE_UNAVAILABLE, "draining\n".into())
+    } else {
+        text(StatusCode::OK, "ready\n".into())
     }
 }
 

@@ -176,6 +176,8 @@ extern crate alloc;
 extern crate std;
 
 // The layers, bottom up; each imports only the ones above it in this list.
+#[cfg(feature = "systemd")]
+mod activation;
 mod error;
 mod handle;
 mod report;
@@ -193,16 +195,17 @@ pub use handle::futures::{
 };
 pub use handle::guard::TaskGuard;
 pub use handle::quitter::Quitter;
+pub use handle::serial::SerialTask;
 #[cfg(feature = "std")]
 pub use handle::tracked::panic_message;
 pub use handle::tracked::Tracked;
-#[cfg(feature = "std")]
 pub use report::DrainProgress;
 pub use report::{
-    AbortedTask, EventDetail, ExitReport, LameDuck, QuitCause, QuitterTasks, StageReport, TaskInfo,
-    TaskPanic, TimeoutReport,
+    AbortedTask, EventDetail, ExitReport, LameDuck, QuitCause, QuitterSnapshot, QuitterState,
+    QuitterTasks, StageReport, TaskInfo, TaskPanic, TimeoutReport, TreeSnapshot,
 };
 pub use runner::main_runner::MainRunner;
+pub use runner::phase::Phase;
 #[cfg(feature = "std")]
 pub use runner::shutdown::{Runtime, Shutdown};
 pub use runner::signal_stream::SignalStream;
@@ -210,3 +213,11 @@ pub use runner::signal_stream::SignalStream;
 pub use runner::signals::SignalError;
 pub use runner::signals::{SignalClaim, SignalsAlreadyClaimed};
 pub use tree::stage::Stage;
+
+/// systemd's contracts (feature `systemd`): the notify protocol, spoken by
+/// the adapters' `Shutdown::systemd`, and socket activation.
+#[cfg(feature = "systemd")]
+pub mod systemd {
+    pub use crate::activation::{tcp_listener, ListenerError, ListenerOrigin};
+    pub use crate::runner::systemd::Notifier;
+}

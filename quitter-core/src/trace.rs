@@ -10,6 +10,8 @@
 //! | a task did not return in time, with path, location and age | WARN | timed joins |
 //! | the final exit report | INFO if clean, WARN otherwise | `MainRunner::run` |
 //! | a shutdown's drain progress, once a second (`Shutdown`'s default) | INFO | [`drain_progress`] |
+//! | a tree dump asked for by a signal (`Shutdown::dump_tree_on_signal`) | INFO | [`tree_dump`] |
+//! | a systemd notification that could not be sent (the first) | WARN | [`notify_failed`] |
 //!
 //! Events are emitted inside the quitter's span (`quitter{name=…}`, nested
 //! like the tree) and also carry the full path where it is cheap to have.
@@ -105,6 +107,34 @@ pub(crate) fn drain_progress(progress: &crate::report::DrainProgress) {
     );
     #[cfg(not(feature = "tracing"))]
     std::eprintln!("{progress}");
+}
+
+/// A systemd notification that could not be sent (the first one only).
+#[cfg(all(feature = "systemd", unix))]
+pub(crate) fn notify_failed(error: &std::io::Error) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(target: "quitter", %error, "cannot notify systemd ($NOTIFY_SOCKET)");
+    #[cfg(not(feature = "tracing"))]
+    std::eprintln!("cannot notify systemd ($NOTIFY_SOCKET): {error}");
+}
+
+/// A tree dump asked for by a signal (`Shutdown::dump_tree_on_signal`).
+#[cfg(feature = "std")]
+pub(crate) fn tree_dump(snapshot: &crate::report::TreeSnapshot) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(
+        target: "quitter",
+        quitters = snapshot.quitters.len(),
+        tasks = snapshot.task_count(),
+        "{snapshot}"
+    );
+    // One write: the dump's lines stay together in a log.
+    #[cfg(not(feature = "tracing"))]
+    {
+        use std::io::Write;
+        let _ =
+            std::io::stderr().write_all(alloc::string::ToString::to_string(snapshot).as_bytes());
+    }
 }
 
 #[inline]

@@ -518,3 +518,37 @@ fn loom_abort_vs_an_abortable_task_polled_on_another_thread() {
         assert_eq!(root.aborted().len(), 1);
     });
 }
+
+/// A `SerialTask` (one record reused by one task after another) ends its
+/// task and starts the next on another thread, on that thread's shard,
+/// while the root quits and reports: the report reads each name whole
+/// (the rename happens only while the entry is in no list), the quit
+/// either refuses the second task or waits for it, and the quitter is
+/// done once the record's last task ended.
+#[test]
+fn loom_serial_task_restarted_on_another_thread_vs_quit_and_report() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let mut record = root.serial_task();
+        assert!(record.start(|name| name.push_str("GET /a")));
+        let other = thread::spawn(move || {
+            record.end();
+            let second = record.start(|name| name.push_str("POST /b"));
+            (record, second)
+        });
+        for task in root.live_tasks().quitters.iter().flat_map(|q| &q.tasks) {
+            assert!(
+                task.name == "GET /a" || task.name == "POST /b",
+                "{}",
+                task.name
+            );
+        }
+        root.quit();
+        let (mut record, second) = other.join().unwrap();
+        assert_eq!(record.is_running(), second);
+        assert_eq!(root.is_done(), !second);
+        record.end();
+        block_on(root.done());
+        assert!(root.live_tasks().quitters.is_empty());
+    });
+}

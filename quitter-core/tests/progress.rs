@@ -1,6 +1,7 @@
 //! The drain's progress: while `Shutdown` waits for the tree after the
 //! quit, it reports what is left (tasks per quitter, the stages being
-//! stopped, the time left) every so often, and nothing when turned off.
+//! stopped, the time left) every so often, and nothing when turned off;
+//! its observers see every phase of the run, in order.
 //!
 //! The timer is real (a thread per sleep) with short periods; the tasks
 //! that keep the wait going end when the progress callback has seen what
@@ -8,39 +9,14 @@
 
 mod common;
 
-use std::future::{ready, Future};
-use std::io;
-use std::pin::Pin;
+use std::future::ready;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::{block_on, go, hung};
-use futures::channel::oneshot;
-use futures::stream::Stream;
-use quitter_core::{DrainProgress, Quitter, Runtime, Shutdown, Stage};
-
-/// Real sleeps, each on a thread of its own; no signals.
-struct Threads;
-
-impl Runtime for Threads {
-    type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
-    type Signals = Pin<Box<dyn Stream<Item = &'static str>>>;
-    fn sleep(duration: Duration) -> Self::Sleep {
-        let (fire, fired) = oneshot::channel::<()>();
-        thread::spawn(move || {
-            thread::sleep(duration);
-            let _ = fire.send(());
-        });
-        Box::pin(async move {
-            let _ = fired.await;
-        })
-    }
-    fn shutdown_signals() -> io::Result<Self::Signals> {
-        Err(io::Error::other("no signals in this test"))
-    }
-}
+use common::{block_on, go, hung, Threads};
+use quitter_core::{DrainProgress, Phase, Quitter, Shutdown, Stage};
 
 /// Runs a shutdown of `root` (quit at once by a source) with progress
 /// every 20 ms, releasing `release` once `reports` progress lines came;
@@ -121,4 +97,110 @@ fn progress_can_be_turned_off() {
     releaser.join().unwrap();
     worker.join().unwrap();
     assert_eq!(*calls.lock().unwrap(), 0);
+}
+
+/// An observer sees `Running`, `Stopping` (with the cause and the lame
+/// duck), `Quitting`, the progress while a task holds the wait, and
+/// `Done` with the report, in that order; the root is draining at
+/// `Stopping` (the lame duck) and has quit at `Quitting`.
+#[test]
+fn observers_see_every_phase_in_order() {
+    let root = Quitter::new("main");
+    let (release, stuck) = hung();
+    let worker = go(&root, "worker", stuck).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let watched = root.clone();
+    let release = Mutex::new(Some(release));
+    let shutdown = Shutdown::<Threads>::new(root)
+        .timeout(Duration::from_secs(30))
+        .lame_duck(Duration::from_millis(10))
+        .progress_every(Some(Duration::from_millis(20)))
+        .on_progress(|_: &DrainProgress| {})
+        .observe(move |phase: &Phase<'_>| {
+            let entry = match phase {
+                Phase::Running => "running".to_owned(),
+                Phase::Stopping {
+                    cause, lame_duck, ..
+                } => format!(
+                    "stopping {} lame_duck={lame_duck} draining={}",
+                    cause.label,
+                    watched.is_draining()
+                ),
+                Phase::Quitting { root, .. } => format!("quitting quit={}", root.is_quitting()),
+                Phase::Progress(progress) => {
+                    // Two reports, then the task ends.
+                    if log
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .filter(|e: &&String| e.starts_with("progress"))
+                        .count()
+                        == 1
+                    {
+                        if let Some(release) = release.lock().unwrap().take() {
+                            let _ = release.send(());
+                        }
+                    }
+                    format!("progress {}", progress.task_count())
+                }
+                Phase::Done(report) => format!("done {}", report.exit_code()),
+                _ => "other".to_owned(),
+            };
+            log.lock().unwrap().push(entry);
+        })
+        .source("test", ready(()));
+    let report = block_on(shutdown.run());
+    worker.join().unwrap();
+    assert!(report.is_clean(), "{report}");
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.len() >= 6, "{seen:?}");
+    assert_eq!(seen[0], "running");
+    assert_eq!(seen[1], "stopping test lame_duck=true draining=true");
+    assert_eq!(seen[2], "quitting quit=true");
+    assert_eq!(seen[3], "progress 1");
+    assert_eq!(seen[4], "progress 1");
+    assert_eq!(seen.last().unwrap(), "done 0");
+    assert!(
+        seen[5..seen.len() - 1]
+            .iter()
+            .all(|e| e.starts_with("progress")),
+        "{seen:?}"
+    );
+}
+
+/// Quit by code before the run: no lame duck, and the phases still come
+/// in order, `Stopping` with the quit's own cause.
+#[test]
+fn observers_see_a_quit_by_code_as_stopping_without_a_lame_duck() {
+    let root = Quitter::new("main");
+    root.quit();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let shutdown = Shutdown::<Threads>::new(root)
+        .lame_duck(Duration::from_secs(30))
+        .progress_every(None)
+        .observe(move |phase: &Phase<'_>| {
+            let entry = match phase {
+                Phase::Running => "running".to_owned(),
+                Phase::Stopping {
+                    cause, lame_duck, ..
+                } => format!("stopping {} lame_duck={lame_duck}", cause.label),
+                Phase::Quitting { .. } => "quitting".to_owned(),
+                Phase::Done(report) => format!("done {}", report.exit_code()),
+                _ => "other".to_owned(),
+            };
+            log.lock().unwrap().push(entry);
+        });
+    let report = block_on(shutdown.run());
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "running",
+            "stopping quit requested lame_duck=false",
+            "quitting",
+            "done 0"
+        ]
+    );
 }

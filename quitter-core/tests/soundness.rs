@@ -41,6 +41,11 @@
 //!    - a quit from inside a tracked future's `Drop`, of its own quitter or
 //!      of an ancestor, with the future holding the quitter's last handle
 //!      or not (`quit_from_inside_a_tracked_futures_drop`);
+//!    - a `SerialTask` (one record reused by one task after another)
+//!      handed between two threads that end and restart it, each listing
+//!      it on its own shard, while a third quits and walks reports and
+//!      snapshots, and the record holds its quitter's last handle at the
+//!      end (`serial_task_moves_threads_while_quit_and_report_run`);
 //!    - `mem::forget` of a `TaskGuard` and of a `Box::pin`ned (polled) or
 //!      unpolled tracked future: a leak, so the quitter never becomes
 //!      done, but reports still work and nothing is freed under them
@@ -927,4 +932,85 @@ fn panicking_waker_does_not_cut_the_quit_short() {
         assert!(poll_once(waiter.as_mut()).is_ready());
     }
     assert!(root.is_done());
+}
+
+#[test]
+fn serial_task_moves_threads_while_quit_and_report_run() {
+    const HANDOVERS: usize = 16;
+    for round in 0..size(1_000) {
+        let root = Quitter::new("main");
+        let child = root.child("conn").unwrap();
+        let mut serial = child.serial_task();
+        // The record holds the child's last handle from here on.
+        drop(child);
+        let (to_b, from_a) = mpsc::channel::<quitter_core::SerialTask>();
+        let (to_a, from_b) = mpsc::channel::<quitter_core::SerialTask>();
+        let go = Arc::new(Barrier::new(3));
+        let a = {
+            let go = go.clone();
+            thread::spawn(move || {
+                go.wait();
+                for i in 0..HANDOVERS {
+                    serial.start(|name| {
+                        name.push_str("GET /");
+                        name.push_str(if i % 2 == 0 { "a" } else { "a-longer-one" });
+                    });
+                    to_b.send(serial).unwrap();
+                    serial = from_b.recv().unwrap();
+                }
+                serial
+            })
+        };
+        let b = {
+            let go = go.clone();
+            thread::spawn(move || {
+                go.wait();
+                for mut serial in from_a {
+                    serial.end();
+                    serial.start(|name| name.push_str("POST /b"));
+                    if to_a.send(serial).is_err() {
+                        break;
+                    }
+                }
+            })
+        };
+        let reporter = {
+            let root = root.clone();
+            thread::spawn(move || {
+                go.wait();
+                for step in 0..4 {
+                    if step == 2 {
+                        root.quit();
+                    }
+                    // The one record, listed on the two threads' shards in
+                    // turn: a report reads shard after shard, so it may
+                    // meet the record in both (a snapshot of moving tasks
+                    // is not atomic), never more. (The count of never-polled
+                    // tasks is an estimate while holds move between
+                    // threads' count words: not checked.)
+                    let report = root.live_tasks();
+                    let listed: usize = report.quitters.iter().map(|q| q.tasks.len()).sum();
+                    assert!(listed <= 2, "{report}");
+                    for task in report.quitters.iter().flat_map(|q| &q.tasks) {
+                        assert!(task.name.starts_with("GET /") || task.name == "POST /b");
+                    }
+                    let snapshot = root.snapshot();
+                    assert!(
+                        snapshot
+                            .quitters
+                            .iter()
+                            .map(|q| q.tasks.len())
+                            .sum::<usize>()
+                            <= 2
+                    );
+                }
+            })
+        };
+        let serial = a.join().unwrap();
+        b.join().unwrap();
+        reporter.join().unwrap();
+        drop(serial); // the last handle of `main/conn`, and its last task
+        assert!(root.is_done(), "round {round}");
+        assert_eq!(root.live_tasks().task_count(), 0);
+    }
 }

@@ -28,7 +28,7 @@ use quitter_core::Quitter;
 
 use crate::protocol::Sniffed;
 use crate::tracking::{TrackedBody, Tracking, TrackingResponse};
-use crate::HttpService;
+use crate::{HttpService, ServeOptions};
 
 /// Serves `io` with `service` until it closes, shutting it down as
 /// `quitter` (the connection's own) drains and quits: a GOAWAY on HTTP/2
@@ -39,20 +39,22 @@ use crate::HttpService;
 /// The runtime adapters spawn this as the task `connection` of a child
 /// quitter named by the peer's address; `builder` is shared by the
 /// connections of one listener. The requests' tasks are recorded at
-/// `spawned_at` (the adapter's caller: where `serve` was called).
+/// `spawned_at` (the adapter's caller: where `serve` was called);
+/// `options` as the caller gave them.
 pub async fn serve_connection<I, S, E>(
     builder: &Builder<E>,
     io: I,
     quitter: Quitter,
     service: S,
     spawned_at: &'static Location<'static>,
+    options: ServeOptions,
 ) where
     I: Read + Write + Unpin + Send + 'static,
     S: HttpService,
     E: HttpServerConnExec<TrackingResponse<S::Responding>, TrackedBody<S::ResBody>>,
 {
     let (io, protocol) = Sniffed::new(io);
-    let service = Tracking::new(service, quitter.clone(), spawned_at);
+    let service = Tracking::new(service, quitter.clone(), spawned_at, options);
     // Boxed: hyper-util's connection is a few kilobytes, and this future is
     // moved on its way into its task (tracked, made abortable, spawned): a
     // pointer moves for free (measured with callgrind: the copies cost more

@@ -25,10 +25,14 @@
 //! - every accepted connection is a task of its own child quitter (named by
 //!   the peer's address); every request in flight is a task of that child,
 //!   named `METHOD /path` (no query), from the call of the service until
-//!   its response head is ready (a streamed body is the connection's);
-//! - the connection's quitter is in each request's extensions
-//!   (`request.extensions().get::<Quitter>()`, axum's `Extension<Quitter>`),
-//!   so a long response (SSE, long poll, a streamed body) can end itself on
+//!   its response body has ended (so a slow or streamed response is
+//!   still the request in flight, with its age);
+//! - handlers learn of the quit from the quitter given to `serve` (captured
+//!   in the service: it drains and quits with every connection), or, with
+//!   [`ServeOptions::quitter_in_extensions`], from the connection's quitter
+//!   in each request's extensions (`request.extensions().get::<Quitter>()`,
+//!   axum's `Extension<Quitter>`), so a long response (SSE, long poll, a
+//!   streamed body) can end itself on
 //!   [`quitted()`](quitter_core::Quitter::quitted);
 //! - no request is refused for tracking's sake: one that comes once its
 //!   connection's quitter has quit (an HTTP/2 stream the client opened
@@ -63,11 +67,13 @@
 mod accept;
 mod connection;
 mod kind;
+mod options;
 mod protocol;
 mod tracking;
 
 pub use accept::accept_until_quit;
 pub use connection::serve_connection;
 pub use kind::{BoxError, HttpService, Hyper, IntoHttpService, Tower};
+pub use options::ServeOptions;
 pub use protocol::{Protocol, Sniffed};
 pub use tracking::{TrackedBody, Tracking, TrackingResponse};

@@ -1,6 +1,7 @@
 //! [`Tracking`]: the service wrapper of one connection. It tracks each
 //! request as a task of the connection's quitter, hands handlers that
-//! quitter, and asks HTTP/1 clients to close while draining.
+//! quitter if asked to ([`ServeOptions`]), and asks HTTP/1 clients to
+//! close while draining.
 //!
 //! Invariants:
 //! - a request is tracked (named `METHOD /path`) before the inner service
@@ -14,6 +15,12 @@
 //!   next to the response future, not the future itself: a refused
 //!   [`Quitter::track_future`] drops what it was given.) The token is
 //!   boxed, as it moves from the response future to the body once listed;
+//! - HTTP/1 serves one request at a time, so from a connection's second
+//!   request on, its requests share one task record ([`SerialTask`]: made
+//!   once, renamed and listed per request, nothing allocated); a request
+//!   that finds it still in use (its predecessor's body not yet dropped)
+//!   gets a task of its own, as every HTTP/2 stream does. A connection
+//!   that serves a single request never makes the record;
 //! - an HTTP/1 response gets `Connection: close` if the quitter is draining
 //!   when the response is ready (not when the request came: a drain that
 //!   starts during a long request still sends its client away);
@@ -22,9 +29,11 @@
 //!   deadline) while the request is in flight, the task is reported as
 //!   aborted, by its name (method and path) and age.
 
+use std::cell::{Cell, OnceCell};
 use std::future::{pending, Future, Pending};
 use std::panic::Location;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
 use futures_util::task::noop_waker;
@@ -32,9 +41,9 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{HeaderValue, CONNECTION};
 use hyper::{Request, Response, StatusCode, Version};
 use pin_project_lite::pin_project;
-use quitter_core::{OnAbort, Quitter, Tracked};
+use quitter_core::{OnAbort, Quitter, SerialTask, Tracked};
 
-use crate::HttpService;
+use crate::{HttpService, ServeOptions};
 
 /// One connection's service: `inner` with each request tracked by
 /// `quitter` (the connection's). Made by
@@ -45,21 +54,121 @@ pub struct Tracking<S> {
     quitter: Quitter,
     /// Where the requests' tasks are recorded as spawned.
     spawned_at: &'static Location<'static>,
+    /// HTTP/1's requests come one at a time: from the second on, they
+    /// share one task record (a connection that serves one request, as
+    /// under churn, never pays for it).
+    serial: OnceCell<Arc<SerialRecord>>,
+    /// An HTTP/1 request came already.
+    had_http1: Cell<bool>,
+    /// Put `quitter` in each request's extensions.
+    quitter_in_extensions: bool,
+}
+
+/// The task record an HTTP/1 connection's requests share, and its
+/// quitter (to ask about draining without a lock).
+#[derive(Debug)]
+struct SerialRecord {
+    quitter: Quitter,
+    task: Mutex<SerialTask>,
+}
+
+impl SerialRecord {
+    /// The record, locked. A panic while the lock was held left it
+    /// consistent (a task ends or starts whole): poisoning is passed over.
+    fn task(&self) -> MutexGuard<'_, SerialTask> {
+        self.task.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl<S> Tracking<S> {
-    pub(crate) fn new(inner: S, quitter: Quitter, spawned_at: &'static Location<'static>) -> Self {
+    pub(crate) fn new(
+        inner: S,
+        quitter: Quitter,
+        spawned_at: &'static Location<'static>,
+        options: ServeOptions,
+    ) -> Self {
         Tracking {
             inner,
             quitter,
             spawned_at,
+            serial: OnceCell::new(),
+            had_http1: Cell::new(false),
+            quitter_in_extensions: options.quitter_in_extensions,
+        }
+    }
+
+    /// The request's task: the connection's shared record for HTTP/1 (if
+    /// it is free), else a task of its own (HTTP/2's streams run at once).
+    /// `None` once the quitter has quit.
+    fn track(&self, method: &str, path: &str, http1: bool) -> Option<RequestTask> {
+        let write_name = |name: &mut String| {
+            name.reserve(method.len() + 1 + path.len());
+            name.push_str(method);
+            name.push(' ');
+            name.push_str(path);
+        };
+        if http1 && self.had_http1.replace(true) {
+            let record = self.serial.get_or_init(|| {
+                Arc::new(SerialRecord {
+                    quitter: self.quitter.clone(),
+                    task: Mutex::new(self.quitter.serial_task_at(self.spawned_at)),
+                })
+            });
+            let mut task = record.task();
+            // Busy only if the last request's body is still alive.
+            if !task.is_running() {
+                return task
+                    .start(write_name)
+                    .then(|| RequestTask::Serial(record.clone()));
+            }
+        }
+        // `METHOD /path`, built by hand: `format!` costs more than the rest
+        // of the name's work (measured with callgrind).
+        let mut name = String::new();
+        write_name(&mut name);
+        let task = self
+            .quitter
+            .track_future_at(name, pending(), self.spawned_at)
+            .ok()?;
+        Some(RequestTask::Own(Box::pin(if self.quitter.is_abortable() {
+            // Nothing to cancel: the task is the request's name tag, and
+            // an abort drops it with the connection.
+            task.abort_by(OnAbort::Wake(noop_waker()))
+        } else {
+            task
+        })))
+    }
+}
+
+/// A request's task, carried by its response future and then its body
+/// until it ends (dropped).
+enum RequestTask {
+    /// The connection's shared record (HTTP/1), started for this request;
+    /// dropping this ends it.
+    Serial(Arc<SerialRecord>),
+    /// A task of its own: a tracked token that never completes by itself,
+    /// boxed so that it can move into the body once listed (at the
+    /// response future's first poll).
+    Own(Pin<Box<Tracked<Pending<()>>>>),
+}
+
+impl RequestTask {
+    /// Lists an own task (the shared record is listed when started).
+    fn list(&mut self, cx: &mut Context<'_>) {
+        if let RequestTask::Own(task) = self {
+            // Lists the task; `pending()` itself does nothing.
+            let _ = task.as_mut().poll(cx);
         }
     }
 }
 
-/// A request's task: a tracked token that never completes by itself (it
-/// ends when dropped), boxed so that it can move into the body.
-type RequestTask = Pin<Box<Tracked<Pending<()>>>>;
+impl Drop for RequestTask {
+    fn drop(&mut self) {
+        if let RequestTask::Serial(record) = self {
+            record.task().end();
+        }
+    }
+}
 
 impl<S: HttpService> hyper::service::Service<Request<Incoming>> for Tracking<S> {
     type Response = Response<TrackedBody<S::ResBody>>;
@@ -67,34 +176,22 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for Tracking<S> 
     type Future = TrackingResponse<S::Responding>;
 
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
-        // `METHOD /path`, built by hand: `format!` costs more than the rest
-        // of the name's work (measured with callgrind).
-        let (method, path) = (request.method().as_str(), request.uri().path());
-        let mut name = String::with_capacity(method.len() + 1 + path.len());
-        name.push_str(method);
-        name.push(' ');
-        name.push_str(path);
-        let task = self
-            .quitter
-            .track_future_at(name, pending(), self.spawned_at);
-        let task = task.ok().map(|task| {
-            Box::pin(if self.quitter.is_abortable() {
-                // Nothing to cancel: the task is the request's name tag, and
-                // an abort drops it with the connection.
-                task.abort_by(OnAbort::Wake(noop_waker()))
-            } else {
-                task
-            })
-        });
         let http1 = matches!(
             request.version(),
             Version::HTTP_09 | Version::HTTP_10 | Version::HTTP_11
         );
-        request.extensions_mut().insert(self.quitter.clone());
+        let task = self.track(request.method().as_str(), request.uri().path(), http1);
+        if self.quitter_in_extensions {
+            request.extensions_mut().insert(self.quitter.clone());
+        }
+        // HTTP/1 asks, when the head is ready, whether to send
+        // `Connection: close`: the shared record's quitter, else a handle.
+        let serial = matches!(task, Some(RequestTask::Serial(_)));
         TrackingResponse {
             task,
             listed: false,
-            draining: http1.then(|| self.quitter.clone()),
+            draining: (http1 && !serial).then(|| self.quitter.clone()),
+            http1,
             response: self.inner.call(request),
         }
     }
@@ -107,9 +204,10 @@ pin_project! {
         // The request's task (`None` if refused), handed to the body.
         task: Option<RequestTask>,
         listed: bool,
-        // HTTP/1 only: the quitter to ask, when the head is ready, whether
-        // to send `Connection: close`.
+        // HTTP/1 without the shared record: the quitter to ask, when the
+        // head is ready, whether to send `Connection: close`.
         draining: Option<Quitter>,
+        http1: bool,
         #[pin]
         response: F,
     }
@@ -127,18 +225,20 @@ where
         if !*this.listed {
             *this.listed = true;
             if let Some(task) = this.task {
-                // Lists the task; `pending()` itself does nothing.
-                let _ = task.as_mut().poll(cx);
+                task.list(cx);
             }
         }
         let output = std::task::ready!(this.response.poll(cx));
         let task = this.task.take();
+        let draining = match (&task, this.draining.take()) {
+            (Some(RequestTask::Serial(record)), _) => *this.http1 && record.quitter.is_draining(),
+            (_, Some(quitter)) => quitter.is_draining(),
+            _ => false,
+        };
         Poll::Ready(output.map(|mut response| {
-            if let Some(quitter) = this.draining.take() {
-                if quitter.is_draining() && response.status() != StatusCode::SWITCHING_PROTOCOLS {
-                    let close = HeaderValue::from_static("close");
-                    response.headers_mut().insert(CONNECTION, close);
-                }
+            if draining && response.status() != StatusCode::SWITCHING_PROTOCOLS {
+                let close = HeaderValue::from_static("close");
+                response.headers_mut().insert(CONNECTION, close);
             }
             response.map(|body| TrackedBody::new(body, task))
         }))

@@ -50,7 +50,7 @@ use smol_hyper::rt::FuturesIo;
 
 use crate::spawn::abortable_if;
 
-pub use quitter_hyper::{HttpService, Hyper, IntoHttpService, Tower};
+pub use quitter_hyper::{HttpService, Hyper, IntoHttpService, ServeOptions, Tower};
 
 /// Serves HTTP/1.1 and HTTP/2 on `listener` with `service`, as tasks of
 /// `quitter`, until it quits (see [`quitter_hyper`] for what happens
@@ -73,6 +73,26 @@ pub fn serve<S, K>(
     listener: TcpListener,
     quitter: &Quitter,
     service: S,
+) -> Result<Task<io::Result<()>>, AlreadyQuit>
+where
+    S: IntoHttpService<K>,
+{
+    serve_with(listener, quitter, service, ServeOptions::new())
+}
+
+/// [`serve`] with [`ServeOptions`]: e.g. the connection's quitter in each
+/// request's extensions, for handlers that end long responses on the quit
+/// (`ServeOptions::new().quitter_in_extensions(true)`).
+///
+/// # Errors
+///
+/// As [`serve`].
+#[track_caller]
+pub fn serve_with<S, K>(
+    listener: TcpListener,
+    quitter: &Quitter,
+    service: S,
+    options: ServeOptions,
 ) -> Result<Task<io::Result<()>>, AlreadyQuit>
 where
     S: IntoHttpService<K>,
@@ -100,7 +120,8 @@ where
             let (quitter, service) = (connection.clone(), service.clone());
             let serving = async move {
                 let io = FuturesIo::new(stream);
-                quitter_hyper::serve_connection(&builder, io, quitter, service, location).await;
+                quitter_hyper::serve_connection(&builder, io, quitter, service, location, options)
+                    .await;
             };
             let tracked = connection.track_future_at("connection", serving, location)?;
             smol::spawn(abortable_if(connection, tracked)).detach();

@@ -4,7 +4,8 @@
 //! Everything here is a thin layer over [`quitter_core`]: the quit tree,
 //! the task registry, panic capture, time-out reports and the main runner
 //! live there; this crate only supplies smol's executor, `async-io`'s timer
-//! and `async-signal`'s signals. Its names and behaviour match
+//! and `async-signal`'s signals (on Windows, the console control events,
+//! through a handler of its own). Its names and behaviour match
 //! `quitter-tokio`'s, so a program can switch runtimes.
 //!
 //! | module | gives |
@@ -14,6 +15,7 @@
 //! | [`unblock`] | blocking work on smol's thread pool, tracked the same way |
 //! | [`wait_done`] | [`Quitter::wait_done_until`] with an `async_io::Timer` |
 //! | `http::serve` | HTTP/1.1 and HTTP/2 (hyper, through `smol-hyper`) for any hyper or tower service, every connection and request tracked, drained losslessly (feature `hyper`) |
+//! | `systemd` | socket activation (`systemd::tcp_listener`); with [`Shutdown`]'s `systemd()`, the notify protocol: ready, stopping, status, timeout extensions while the drain moves (feature `systemd`) |
 //! | [`Shutdown`] ([`Smol`]) | `main` in a few lines: sources, a lame duck and a timeout in, [`ExitReport`] out; [`ExitReport::exit`] ends the process on time |
 //!
 //! # A `main`
@@ -82,15 +84,22 @@
 //! [`Task::cancel`]: smol::Task::cancel
 //! [`Task::detach`]: smol::Task::detach
 
-#![forbid(unsafe_code)]
+// One `unsafe` call, on Windows only: registering the console control
+// handler (`console`).
+#![cfg_attr(not(windows), forbid(unsafe_code))]
+#![cfg_attr(windows, deny(unsafe_code))]
 #![warn(missing_docs, missing_debug_implementations)]
 
+#[cfg(windows)]
+mod console;
 #[cfg(feature = "hyper")]
 pub mod http;
 mod join;
 mod runtime;
 pub mod signals;
 mod spawn;
+#[cfg(feature = "systemd")]
+pub mod systemd;
 
 pub use join::wait_done;
 pub use quitter_core::SignalStream;
@@ -100,6 +109,6 @@ pub use spawn::{spawn, spawn_on, spawn_unnamed, spawn_unnamed_on, unblock};
 /// The runtime-free core this crate builds on.
 pub use quitter_core;
 pub use quitter_core::{
-    AlreadyQuit, ExitReport, QuitCause, Quitter, SignalError, SignalsAlreadyClaimed, Stage,
-    TaskGuard, TimeoutReport,
+    AlreadyQuit, DrainProgress, ExitReport, Phase, QuitCause, Quitter, SignalError,
+    SignalsAlreadyClaimed, Stage, TaskGuard, TimeoutReport,
 };

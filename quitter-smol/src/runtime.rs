@@ -1,5 +1,6 @@
-//! smol as a quitter [`Runtime`]: `async-io`'s timer and `async-signal`'s
-//! shutdown signals, which is all the core's
+//! smol as a quitter [`Runtime`]: `async-io`'s timer and the signals of
+//! [`signals`](crate::signals) (`async-signal`'s on unix, the console
+//! control events on Windows): the shutdown signals, which is all the core's
 //! [`Shutdown`](quitter_core::Shutdown) needs. Neither needs a particular
 //! executor: `smol::block_on` (or any) runs the shutdown, since `async-io`
 //! drives its own timers and signal pipes.
@@ -28,6 +29,25 @@ impl Runtime for Smol {
 
     fn shutdown_signals() -> io::Result<SignalStream> {
         signals::shutdown_signals()
+    }
+
+    /// SIGUSR1 on unix; elsewhere a stream that never yields.
+    fn tree_dump_signals() -> io::Result<SignalStream> {
+        #[cfg(unix)]
+        {
+            use futures_util::{future, StreamExt};
+            let usr1 = async_signal::Signals::new([async_signal::Signal::Usr1])?;
+            // A broken pipe ends the stream (dropping it unregisters it).
+            let names = usr1
+                .take_while(|got| future::ready(got.is_ok()))
+                .map(|_| "SIGUSR1");
+            Ok(SignalStream::from_listener(&["SIGUSR1"], names))
+        }
+        #[cfg(not(unix))]
+        Ok(SignalStream::from_listener(
+            &[],
+            futures_util::stream::pending(),
+        ))
     }
 }
 

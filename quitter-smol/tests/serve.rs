@@ -127,8 +127,19 @@ struct Server {
     release: Arc<Semaphore>,
 }
 
-/// `main/http` serving [`App`] (as a hyper `service_fn`) on a fresh port.
+/// `main/http` serving [`App`] (as a hyper `service_fn`) on a fresh port,
+/// with the connection's quitter in each request's extensions.
 async fn start() -> Server {
+    start_with(with_quitter()).await
+}
+
+/// The connection's quitter in each request's extensions.
+fn with_quitter() -> quitter_smol::http::ServeOptions {
+    quitter_smol::http::ServeOptions::new().quitter_in_extensions(true)
+}
+
+/// [`start`] with `options`.
+async fn start_with(options: quitter_smol::http::ServeOptions) -> Server {
     let root = Quitter::new("main");
     let http = root.child("http").unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -140,7 +151,7 @@ async fn start() -> Server {
         release: release.clone(),
     };
     let service = hyper::service::service_fn(move |request| app.clone().handle(request));
-    let accept = quitter_smol::http::serve(listener, &http, service).unwrap();
+    let accept = quitter_smol::http::serve_with(listener, &http, service, options).unwrap();
     Server {
         root,
         addr,
@@ -332,7 +343,7 @@ fn serves_a_tower_service() {
         let root = Quitter::new("main");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        quitter_smol::http::serve(listener, &root, TowerHello)
+        quitter_smol::http::serve_with(listener, &root, TowerHello, with_quitter())
             .unwrap()
             .detach();
 
@@ -508,6 +519,9 @@ fn handlers_get_the_connection_quitter_and_end_their_streams_on_quit() {
     smol::block_on(async {
         let server = start().await;
         let mut client = h1(server.addr).await;
+        // A request before: the stream is the connection's second (the
+        // record HTTP/1 requests share), in flight until its body ends.
+        assert_eq!(body(client.get("/").await).await, "hello");
         let response = client.get("/stream").await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(
@@ -562,6 +576,9 @@ fn an_abort_at_the_deadline_cuts_the_connection_and_names_the_request() {
     smol::block_on(async {
         let mut server = start().await;
         let mut client = h1(server.addr).await;
+        // A request before: the cut one is the connection's second, tracked
+        // by the record HTTP/1 requests share.
+        assert_eq!(body(client.get("/").await).await, "hello");
         let hung = client.send("/slow").await;
         let path = server.entered().await;
 
@@ -620,5 +637,19 @@ fn an_abort_cuts_http2_streams_in_flight_and_names_them() {
             aborted_under(&server.root, &path),
             ["GET /slow", "GET /slow", "connection"]
         );
+    });
+}
+
+/// By default (`serve`), no quitter in the extensions: it costs three
+/// allocations per request, and handlers can capture the server's.
+#[test]
+fn the_quitter_is_in_the_extensions_only_when_asked() {
+    smol::block_on(async {
+        let server = start_with(quitter_smol::http::ServeOptions::new()).await;
+        let mut client = h1(server.addr).await;
+        let response = client.get("/").await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body(response).await, "no quitter in the extensions");
+        server.quit_and_wait_done().await;
     });
 }

@@ -43,7 +43,7 @@ use tokio::task::JoinHandle;
 
 use crate::spawn::spawn_tracked;
 
-pub use quitter_hyper::{HttpService, Hyper, IntoHttpService, Tower};
+pub use quitter_hyper::{HttpService, Hyper, IntoHttpService, ServeOptions, Tower};
 
 /// Serves HTTP/1.1 and HTTP/2 on `listener` with `service`, as tasks of
 /// `quitter`, until it quits (see [`quitter_hyper`] for what happens
@@ -73,6 +73,26 @@ pub fn serve<S, K>(
 where
     S: IntoHttpService<K>,
 {
+    serve_with(listener, quitter, service, ServeOptions::new())
+}
+
+/// [`serve`] with [`ServeOptions`]: e.g. the connection's quitter in each
+/// request's extensions, for handlers that end long responses on the quit
+/// (`ServeOptions::new().quitter_in_extensions(true)`).
+///
+/// # Errors
+///
+/// As [`serve`].
+#[track_caller]
+pub fn serve_with<S, K>(
+    listener: TcpListener,
+    quitter: &Quitter,
+    service: S,
+    options: ServeOptions,
+) -> Result<JoinHandle<io::Result<()>>, AlreadyQuit>
+where
+    S: IntoHttpService<K>,
+{
     let name = match listener.local_addr() {
         Ok(address) => format!("accept {address}"),
         Err(_) => "accept".to_owned(),
@@ -96,7 +116,8 @@ where
             let (quitter, service) = (connection.clone(), service.clone());
             let serving = async move {
                 let io = TokioIo::new(stream);
-                quitter_hyper::serve_connection(&builder, io, quitter, service, location).await;
+                quitter_hyper::serve_connection(&builder, io, quitter, service, location, options)
+                    .await;
             };
             let tracked = connection.track_future_at("connection", serving, location)?;
             drop(spawn_tracked(connection, tracked));

@@ -12,6 +12,7 @@
 //! | [`wait_done`] | [`Quitter::wait_done_until`] with a tokio timer |
 //! | [`Shutdown`] ([`Tokio`]) | `main` in a few lines: sources, a lame duck and a timeout in, [`ExitReport`] out; [`ExitReport::exit`] ends the process on time |
 //! | `http::serve` | HTTP/1.1 and HTTP/2 (hyper) for any hyper or tower service, every connection and request tracked, drained losslessly (feature `hyper`) |
+//! | `systemd` | socket activation (`systemd::tcp_listener`); with [`Shutdown`]'s `systemd()`, the notify protocol: ready, stopping, status, timeout extensions while the drain moves (feature `systemd`) |
 //! | `cancellation_token`, `cancel_on_quit`, `quit_on_cancel` | links to `tokio_util`'s `CancellationToken` (feature `tokio-util`, on by default), each one tracked task of the quitter until either side fires |
 //!
 //! # A `main`
@@ -49,6 +50,8 @@ mod join;
 mod runtime;
 pub mod signals;
 mod spawn;
+#[cfg(feature = "systemd")]
+pub mod systemd;
 
 #[cfg(feature = "tokio-util")]
 pub use interop::{cancel_on_quit, cancellation_token, quit_on_cancel, LINK_TASK, TOKEN_CANCELLED};
@@ -60,6 +63,6 @@ pub use spawn::{spawn, spawn_blocking, spawn_unnamed};
 /// The runtime-free core this crate builds on.
 pub use quitter_core;
 pub use quitter_core::{
-    AlreadyQuit, ExitReport, QuitCause, Quitter, SignalError, SignalsAlreadyClaimed, Stage,
-    TaskGuard, TimeoutReport,
+    AlreadyQuit, DrainProgress, ExitReport, Phase, QuitCause, Quitter, SignalError,
+    SignalsAlreadyClaimed, Stage, TaskGuard, TimeoutReport,
 };

@@ -28,6 +28,25 @@ impl Runtime for Tokio {
     fn shutdown_signals() -> io::Result<SignalStream> {
         signals::shutdown_signals()
     }
+
+    /// SIGUSR1 on unix; elsewhere a stream that never yields.
+    fn tree_dump_signals() -> io::Result<SignalStream> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, Signal, SignalKind};
+            tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
+            let mut usr1 = signal(SignalKind::user_defined1())?;
+            let names = futures_util::stream::poll_fn(move |cx| {
+                Signal::poll_recv(&mut usr1, cx).map(|got| got.map(|()| "SIGUSR1"))
+            });
+            Ok(SignalStream::from_listener(&["SIGUSR1"], names))
+        }
+        #[cfg(not(unix))]
+        Ok(SignalStream::from_listener(
+            &[],
+            futures_util::stream::pending(),
+        ))
+    }
 }
 
 /// The `main` helper on tokio: labelled quit sources, a lame duck and a

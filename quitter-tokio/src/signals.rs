@@ -16,11 +16,37 @@
 //!
 //! On Windows a closed console ends the process soon after `CTRL_CLOSE`,
 //! so it counts as a shutdown signal there; on Unix `SIGHUP` often means
-//! "reload" and is left out.
+//! "reload" and is left out. `quitter-smol` uses the same names and
+//! mapping.
 //!
-//! Caveat (tokio's): once tokio's handler is installed for a signal, it
-//! stays installed; when no stream listens, that signal is ignored rather
-//! than ending the process.
+//! Caveat (tokio's, Unix): once tokio's handler is installed for a signal,
+//! it stays installed; when no stream listens, that signal is ignored
+//! rather than ending the process. On Windows, an event no stream listens
+//! to any more has its default effect again (it ends the process).
+//!
+//! # Windows
+//!
+//! tokio registers one console control handler (`SetConsoleCtrlHandler`)
+//! and wakes the listeners of each event; a burst of one event may reach
+//! a listener as one (tokio coalesces). The OS's limits:
+//! - `CTRL_CLOSE` (the console window closed, or End task), `CTRL_LOGOFF`
+//!   and `CTRL_SHUTDOWN` are final: Windows ends the process as soon as
+//!   the handler returns. Once one of them is delivered, tokio's handler
+//!   does not return: its thread blocks until the process exits, which lets
+//!   the shutdown run on the runtime and the program exit with its report
+//!   and exit code. But Windows gives the process only a few seconds after
+//!   the event, 5 s by default (20 s for a service at system shutdown),
+//!   then terminates it: keep the [`Shutdown`](crate::Shutdown) timeout
+//!   (and lame duck) within that, or the report is lost.
+//! - `CTRL_LOGOFF` and `CTRL_SHUTDOWN` reach only services (and console
+//!   processes that have not loaded `user32.dll`/`gdi32.dll`): an
+//!   interactive program is terminated at logoff or shutdown without them.
+//!   A service gets `CTRL_LOGOFF` when *any* user logs off; a service that
+//!   must outlive that should listen to [`interrupt`] and [`hangup`]
+//!   rather than [`shutdown_signals`], and take its stop from the service
+//!   control manager.
+//! - `CTRL_C` and `CTRL_BREAK` have no time limit. A program started with
+//!   Ctrl-C disabled (`CREATE_NEW_PROCESS_GROUP`) does not get `CTRL_C`.
 //!
 //! These functions install handlers but claim nothing: the process-wide
 //! "installed once" rule is [`Shutdown::signals`](crate::Shutdown::signals)'s.

@@ -103,8 +103,19 @@ struct Server {
     release: Arc<Semaphore>,
 }
 
-/// `main/http` serving [`App`] (as a hyper `service_fn`) on a fresh port.
+/// `main/http` serving [`App`] (as a hyper `service_fn`) on a fresh port,
+/// with the connection's quitter in each request's extensions.
 async fn start() -> Server {
+    start_with(with_quitter()).await
+}
+
+/// The connection's quitter in each request's extensions.
+fn with_quitter() -> quitter_tokio::http::ServeOptions {
+    quitter_tokio::http::ServeOptions::new().quitter_in_extensions(true)
+}
+
+/// [`start`] with `options`.
+async fn start_with(options: quitter_tokio::http::ServeOptions) -> Server {
     let root = Quitter::new("main");
     let http = root.child("http").unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -116,7 +127,7 @@ async fn start() -> Server {
         release: release.clone(),
     };
     let service = hyper::service::service_fn(move |request| app.clone().handle(request));
-    let accept = quitter_tokio::http::serve(listener, &http, service).unwrap();
+    let accept = quitter_tokio::http::serve_with(listener, &http, service, options).unwrap();
     Server {
         root,
         addr,
@@ -308,7 +319,7 @@ async fn serves_a_tower_service() {
     let root = Quitter::new("main");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    quitter_tokio::http::serve(listener, &root, TowerHello).unwrap();
+    quitter_tokio::http::serve_with(listener, &root, TowerHello, with_quitter()).unwrap();
 
     let mut client = h1(addr).await;
     let response = client.get("/").await;
@@ -473,6 +484,9 @@ async fn a_hung_request_is_named_with_its_connection_method_path_and_age() {
 async fn handlers_get_the_connection_quitter_and_end_their_streams_on_quit() {
     let server = start().await;
     let mut client = h1(server.addr).await;
+    // A request before: the stream is the connection's second (the
+    // record HTTP/1 requests share), in flight until its body ends.
+    assert_eq!(body(client.get("/").await).await, "hello");
     let response = client.get("/stream").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
@@ -525,6 +539,9 @@ fn aborted_under(root: &Quitter, path: &str) -> Vec<String> {
 async fn an_abort_at_the_deadline_cuts_the_connection_and_names_the_request() {
     let mut server = start().await;
     let mut client = h1(server.addr).await;
+    // A request before: the cut one is the connection's second, tracked
+    // by the record HTTP/1 requests share.
+    assert_eq!(body(client.get("/").await).await, "hello");
     let hung = client.send("/slow").await;
     let path = server.entered().await;
 
@@ -585,4 +602,16 @@ async fn an_abort_cuts_http2_streams_in_flight_and_names_them() {
         aborted_under(&server.root, &path),
         ["GET /slow", "GET /slow", "connection"]
     );
+}
+
+/// By default (`serve`), no quitter in the extensions: it costs three
+/// allocations per request, and handlers can capture the server's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quitter_is_in_the_extensions_only_when_asked() {
+    let server = start_with(quitter_tokio::http::ServeOptions::new()).await;
+    let mut client = h1(server.addr).await;
+    let response = client.get("/").await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body(response).await, "no quitter in the extensions");
+    server.quit_and_wait_done().await;
 }

@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -10,6 +11,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use quitter_examples::{respond, Body};
+use quitter_tokio::Quitter;
 use tokio::net::TcpListener;
 
 /// The peer: a bare hyper-util server (its `auto` builder, HTTP/1 and
@@ -35,6 +37,9 @@ pub async fn start_bare() -> SocketAddr {
     addr
 }
 
+/// The service both serve (`/ready` asks a quitter that never drains).
 pub async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    Ok(respond(&request, tokio::time::sleep))
+    static SERVER: OnceLock<Quitter> = OnceLock::new();
+    let server = SERVER.get_or_init(|| Quitter::new("bench"));
+    Ok(respond(&request, server, tokio::time::sleep))
 }

@@ -57,6 +57,7 @@ pub mod h2;
 pub mod haproxy;
 pub mod keepalive;
 pub mod load;
+pub mod systemd;
 
 /// How long an example may take to print `Server listening on`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -123,10 +124,92 @@ macro_rules! http_scenarios {
         }
 
         #[test]
+        fn systemd_hears_ready_stopping_and_extensions_while_the_drain_moves() {
+            support::systemd::notify_messages_in_order($example);
+        }
+
+        #[test]
+        fn socket_activation_serves_on_the_passed_listener_across_a_restart() {
+            support::systemd::socket_activation_across_a_restart($example);
+        }
+
+        #[test]
+        fn sigusr1_dumps_the_live_tree_while_serving_and_draining() {
+            support::tree_dump_on_sigusr1($example);
+        }
+
+        #[test]
         fn rolling_restart_behind_haproxy_loses_nothing() {
             support::haproxy::rolling_restart_behind_haproxy_loses_nothing($example);
         }
     };
+}
+
+/// SIGUSR1 prints the live tree and quits nothing: with a slow request in
+/// flight, the dump names it under its connection, everything
+/// `[running]`, and new requests are still served; after SIGTERM (once
+/// the example says `Stopping service`) a second dump shows the tree
+/// `[quitting]` with the request still there; the request completes and
+/// the exit code is 0 (a dump is not a second event).
+pub fn tree_dump_on_sigusr1(example: &str) {
+    const DUMP: &str = "Quit tree: ";
+    let mut server = Server::start(example, &["--shutdown-timeout", "10s"]);
+    let addr = server.addr();
+    let (sent_tx, sent_rx) = mpsc::channel();
+    // Long enough for both dumps on a loaded machine; it ends the drain.
+    let client = thread::spawn(move || slow_client(addr, 5000, &sent_tx));
+    if !matches!(sent_rx.recv_timeout(IO_TIMEOUT), Ok(Ok(()))) {
+        server.fail("the slow request was not in flight");
+    }
+
+    // A dump is written whole, but read line by line: wait for its last
+    // line (the request's; the tree is depth first).
+    server.signal(libc::SIGUSR1);
+    server.wait_stderr_count("- task GET /slow", 1, IO_TIMEOUT);
+    let serving = server.stderr();
+    for needle in [
+        "main [running]",
+        "http [running]",
+        "- task GET /slow",
+        "spawned at",
+    ] {
+        server.check(
+            serving.contains(needle),
+            &format!("the first dump names {needle:?}"),
+        );
+    }
+    let response = server
+        .connect()
+        .get("/", true)
+        .unwrap_or_else(|e| panic!("GET / after the dump: {e}"));
+    server.check(response.status == 200, "still serving after the dump");
+
+    server.signal(libc::SIGTERM);
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while let Some(line) = server.next_stdout_line(deadline) {
+        if line.contains("Stopping service") {
+            break;
+        }
+    }
+    server.signal(libc::SIGUSR1);
+    server.wait_stderr_count("- task GET /slow", 2, IO_TIMEOUT);
+    let stderr = server.stderr();
+    let draining = &stderr[stderr.rfind(DUMP).expect("two dumps")..];
+    for needle in ["main [quitting]", "- task GET /slow"] {
+        server.check(
+            draining.contains(needle),
+            &format!("the second dump names {needle:?}"),
+        );
+    }
+    match client.join().expect("client thread") {
+        Ok(_) => {}
+        Err(e) => server.fail(&format!("the slow request was not served: {e}")),
+    }
+    let status = server.wait_exit(Duration::from_secs(20));
+    server.check(
+        status.code() == Some(0),
+        "exit code 0: a dump is not a second event",
+    );
 }
 
 /// With `--lame-duck 2s`: `GET /ready` is 200, then, once SIGTERM started
@@ -422,7 +505,7 @@ pub fn port_in_use_exits_1(example: &str) {
 /// Sends `GET /slow?ms=N`, reports on `sent` once the head of the response
 /// is in (the request is being served), then reads the body and the
 /// connection's end. Returns when the body arrived.
-fn slow_client(
+pub fn slow_client(
     addr: SocketAddr,
     ms: u64,
     sent: &Sender<Result<(), String>>,
@@ -498,10 +581,27 @@ impl Server {
 
     /// Starts `example` with exactly `args`, without waiting for anything.
     pub fn spawn(example: &str, args: &[&str]) -> Server {
+        Server::spawn_with(example, args, |_| {})
+    }
+
+    /// [`spawn`](Self::spawn), with `configure` applied to the command
+    /// first (an environment variable, a descriptor to pass). The
+    /// harness's own systemd variables are never passed on.
+    pub fn spawn_with(
+        example: &str,
+        args: &[&str],
+        configure: impl FnOnce(&mut Command),
+    ) -> Server {
         let binary = example_binary(example);
-        let mut child = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        command
             .args(args)
             .env_remove("ADDR")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("LISTEN_FDS")
+            .env_remove("LISTEN_PID");
+        configure(&mut command);
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -539,7 +639,9 @@ impl Server {
         self.addr.expect("the server printed its address")
     }
 
-    fn wait_listening(&mut self) -> SocketAddr {
+    /// Waits for `Server listening on <addr>` (anything after the address
+    /// is passed over) and returns the address.
+    pub fn wait_listening(&mut self) -> SocketAddr {
         const PREFIX: &str = "Server listening on ";
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -548,6 +650,7 @@ impl Server {
                 Ok(line) => {
                     if let Some(rest) = line.trim().strip_prefix(PREFIX) {
                         let rest = rest.trim_start_matches(':').trim();
+                        let rest = rest.split_whitespace().next().unwrap_or(rest);
                         match rest.parse::<SocketAddr>() {
                             Ok(addr) => {
                                 self.addr = Some(addr);
@@ -687,6 +790,20 @@ impl Server {
     pub fn check_output_contains(&mut self, needle: &str) {
         let ok = self.output().contains(needle);
         self.check(ok, &format!("the output does not contain {needle:?}"));
+    }
+
+    /// Waits (bounded by `timeout`) until `needle` appears `count` times
+    /// on stderr, looking every 10 ms; fails if it does not.
+    pub fn wait_stderr_count(&mut self, needle: &str, count: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.stderr().matches(needle).count() < count {
+            if Instant::now() > deadline {
+                self.fail(&format!(
+                    "{needle:?} not {count} time(s) on stderr within {timeout:?}"
+                ));
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Fails unless the output contains `needle`, ignoring ASCII case.
@@ -874,7 +991,7 @@ impl HttpConn {
         HttpConn::from_stream(TcpStream::connect_timeout(&addr, IO_TIMEOUT)?)
     }
 
-    fn from_stream(stream: TcpStream) -> io::Result<HttpConn> {
+    pub fn from_stream(stream: TcpStream) -> io::Result<HttpConn> {
         stream.set_read_timeout(Some(IO_TIMEOUT))?;
         stream.set_write_timeout(Some(IO_TIMEOUT))?;
         stream.set_nodelay(true)?;

@@ -3,7 +3,9 @@
 //! (one task), and the futures that wait on a node
 //! ([`Quitted`](futures::Quitted), [`Done`](futures::Done),
 //! [`RunUntilQuit`](futures::RunUntilQuit)), aborting ([`abort`]), and the keeper of stage
-//! budgets that a timed wait runs (`budgets`).
+//! budgets that a timed wait runs (`budgets`), the join and the reports a
+//! quitter gives (`join`), and a task record reused by one task after
+//! another ([`SerialTask`](serial::SerialTask)).
 //!
 //! This layer holds no state of its own and no `unsafe`: every handle is
 //! an `Arc` of a node, a task's [`TaskSlot`](crate::tree::slot::TaskSlot),
@@ -14,5 +16,7 @@ pub(crate) mod abort;
 pub(crate) mod budgets;
 pub(crate) mod futures;
 pub(crate) mod guard;
+pub(crate) mod join;
 pub(crate) mod quitter;
+pub(crate) mod serial;
 pub(crate) mod tracked;

@@ -3,24 +3,20 @@
 //! A handle is one `Arc`, counted as a handle too (see `tree`): cloning is
 //! two reference-count increments, and dropping the last handle of a child
 //! with no live task unlinks it from its parent. All the state and its
-//! invariants live in `tree`; this file is the API.
+//! invariants live in `tree`; this file is the API (the join and the
+//! reports are in `join`).
 
 use alloc::borrow::Cow;
-use alloc::vec::Vec;
 use core::fmt;
-use core::future::{poll_fn, Future};
-use core::pin::pin;
-use core::task::Poll;
+use core::future::Future;
 
-use super::futures::{
-    Done, DoneOwned, Draining, DrainingOwned, Quitted, QuittedOwned, RunUntilQuit,
-};
+use super::futures::{Draining, DrainingOwned, Quitted, QuittedOwned, RunUntilQuit};
 use super::guard::TaskGuard;
+use super::serial::SerialTask;
 use super::tracked::Tracked;
 use crate::error::AlreadyQuit;
-use crate::report::{QuitCause, StageReport, TaskPanic, TimeoutReport};
+use crate::report::QuitCause;
 use crate::sync::Arc;
-use crate::tasks::meta::Started;
 use crate::tree::node::Node;
 use crate::tree::slot::TaskSlot;
 use crate::tree::stage::Stage;
@@ -279,85 +275,18 @@ impl Quitter {
         Ok(Tracked::new(future, slot))
     }
 
-    /// A future ready once this quitter has quit and every task of its
-    /// subtree has ended. Cancel-safe; it does not quit anything itself.
-    pub fn done(&self) -> Done<'_> {
-        Done::new(&self.node)
+    /// A task record for tasks that run one after another (the requests
+    /// of one HTTP/1 connection), reported where this is called: see
+    /// [`SerialTask`].
+    #[track_caller]
+    pub fn serial_task(&self) -> SerialTask {
+        SerialTask::new(self, core::panic::Location::caller())
     }
 
-    /// [`done`](Self::done) that owns this handle (`'static`).
-    pub fn done_owned(self) -> DoneOwned {
-        DoneOwned::new(self)
-    }
-
-    /// Waits for [`done`](Self::done) or `deadline`, whichever is first.
-    ///
-    /// `deadline` is any future (a runtime's sleep, a channel, …), so this
-    /// needs no runtime. On time-out, the report lists every quitter of the
-    /// subtree with live tasks. It does not quit: call `quit` first.
-    pub async fn wait_done_until<D: Future>(&self, deadline: D) -> Result<(), TimeoutReport> {
-        let mut done = self.done();
-        let mut deadline = pin!(deadline);
-        let finished = poll_fn(|cx| {
-            if core::pin::Pin::new(&mut done).poll(cx).is_ready() {
-                Poll::Ready(true)
-            } else {
-                deadline.as_mut().poll(cx).map(|_| false)
-            }
-        })
-        .await;
-        if finished || self.is_done() {
-            Ok(())
-        } else {
-            let report = self.live_tasks();
-            crate::trace::timed_out(&report);
-            Err(report)
-        }
-    }
-
-    /// Waits for [`done`](Self::done) for at most `timeout`, with `sleep`
-    /// as the timer (the adapters pass their runtime's), keeping the stage
-    /// budgets of the subtree meanwhile: a stage that overruns its budget
-    /// has the next one quit anyway (see [`Stage`]). Otherwise as
-    /// [`wait_done_until`](Self::wait_done_until).
-    #[cfg(feature = "std")]
-    pub async fn wait_done_timed<S: Future>(
-        &self,
-        timeout: core::time::Duration,
-        sleep: impl Fn(core::time::Duration) -> S,
-    ) -> Result<(), TimeoutReport> {
-        let mut budgets = super::budgets::StageBudgets::new(self.node.clone(), &sleep, timeout);
-        let deadline = sleep(timeout);
-        let mut deadline = pin!(deadline);
-        let deadline = poll_fn(|cx| {
-            let _ = budgets.poll(cx);
-            deadline.as_mut().poll(cx)
-        });
-        self.wait_done_until(deadline).await
-    }
-
-    /// A snapshot of the live tasks of the subtree, as a time-out would
-    /// report them.
-    pub fn live_tasks(&self) -> TimeoutReport {
-        TimeoutReport {
-            quitters: Node::live_tasks(&self.node),
-        }
-    }
-
-    /// The timeline of every stop order in the subtree (see [`Stage`]):
-    /// for each quitter with staged children, one [`StageReport`] a stage,
-    /// in order, times counted from `since`.
-    pub(crate) fn stage_timeline(&self, since: Started) -> Vec<StageReport> {
-        Node::staged_nodes(&self.node)
-            .into_iter()
-            .flat_map(|(path, node)| Node::stage_reports(&node, &path, since))
-            .collect()
-    }
-
-    /// Every task of the subtree that panicked (kept even after the
-    /// quitter that tracked it was dropped).
-    pub fn panics(&self) -> Vec<TaskPanic> {
-        Node::panics(&self.node)
+    /// [`serial_task`](Self::serial_task), reported at `location` (for a
+    /// helper that tracks on its caller's behalf).
+    pub fn serial_task_at(&self, location: &'static core::panic::Location<'static>) -> SerialTask {
+        SerialTask::new(self, location)
     }
 
     /// This quitter's `tracing` span (`quitter{name=…}`, nested like the

@@ -71,6 +71,16 @@ impl ExitReport {
         self.timed_out.is_empty() && self.aborted.is_empty() && !self.forced
     }
 
+    /// The verdict in one line, which agrees with the exit code:
+    /// "Successfully quit application, …" only for 0.
+    pub fn headline(&self) -> &'static str {
+        match (self.all_returned(), self.cause.failure) {
+            (true, false) => "Successfully quit application, all tracked tasks returned",
+            (true, true) => "Quit application after a failure, all tracked tasks returned",
+            (false, _) => "Failed to quit application, not all tracked tasks returned",
+        }
+    }
+
     /// 0 if clean; `forced_exit_code` if a second event forced the end;
     /// 1 otherwise (tasks timed out, were aborted or panicked, or the
     /// cause is a failure).
@@ -95,13 +105,7 @@ impl fmt::Display for ExitReport {
         if let Some(lame_duck) = &self.lame_duck {
             writeln!(f, "{lame_duck}")?;
         }
-        // The headline agrees with the exit code: "Successfully" only for 0.
-        let headline = match (self.all_returned(), self.cause.failure) {
-            (true, false) => "Successfully quit application, all tracked tasks returned",
-            (true, true) => "Quit application after a failure, all tracked tasks returned",
-            (false, _) => "Failed to quit application, not all tracked tasks returned",
-        };
-        writeln!(f, "{headline}")?;
+        writeln!(f, "{}", self.headline())?;
         if self.forced {
             writeln!(f, "The wait was cut short by a second quit event")?;
         }

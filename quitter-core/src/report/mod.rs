@@ -3,7 +3,8 @@
 //! ([`TimeoutReport`], per quitter [`QuitterTasks`]), what panicked
 //! ([`TaskPanic`]), what was aborted at a deadline ([`AbortedTask`]), how each stage of a staged shutdown went
 //! ([`StageReport`]), how a wait stands while it goes on
-//! (`DrainProgress`, with `std`), and the verdict ([`ExitReport`]).
+//! ([`DrainProgress`]), the live tree taken on demand ([`TreeSnapshot`]),
+//! and the verdict ([`ExitReport`]).
 //!
 //! Invariants: these are snapshots. Holding one keeps nothing of the tree
 //! alive, and nothing here reads the tree: the tree (and the runner) fill
@@ -12,16 +13,16 @@
 
 mod cause;
 mod exit;
-#[cfg(feature = "std")]
 mod progress;
+mod snapshot;
 mod task;
 mod timeline;
 mod timeout;
 
 pub use cause::{EventDetail, QuitCause};
 pub use exit::{ExitReport, LameDuck};
-#[cfg(feature = "std")]
 pub use progress::DrainProgress;
+pub use snapshot::{QuitterSnapshot, QuitterState, TreeSnapshot};
 pub use task::{AbortedTask, TaskInfo};
 pub use timeline::StageReport;
 pub use timeout::{QuitterTasks, TaskPanic, TimeoutReport};

@@ -10,39 +10,33 @@
 //! With a lame duck, the first event puts the root into draining first,
 //! and the quit comes after the delay, or at once on a second event.
 //!
-//! Sources are streams (a future is a one-item stream), polled fairly by
-//! `futures_util`'s `SelectAll`. A source that ends without an event simply
+//! Sources are streams (a future is a one-item stream), kept by
+//! [`Sources`](super::sources): a source that ends without an event simply
 //! drops out; with no source left, the runner waits for the root to quit.
 //! Only a stream source's later events count as a second (or third) event:
 //! a one-shot source that completes after the first event (a server
 //! future ending its own drain, say) is not asked to cut anything short.
+//! Tree dump requests are served in every wait, and are never events.
+//! This file is the builder; one run's steps are in `run`.
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
-use alloc::string::String;
-use core::future::{poll_fn, Future};
-use core::pin::{pin, Pin};
-use core::task::{Context, Poll};
+use alloc::rc::Rc;
+use core::future::Future;
+use core::pin::Pin;
 
 use futures_core::Stream;
-use futures_util::stream::{self, SelectAll, StreamExt};
+use futures_util::stream;
 
+use super::phase::Phase;
+use super::sources::Sources;
+#[cfg(feature = "std")]
+use super::watchers::deadline_with_progress;
+use super::watchers::{NoBudgets, Observers};
 use crate::handle::quitter::Quitter;
-use crate::report::{EventDetail, ExitReport, LameDuck, QuitCause};
-use crate::tasks::meta::Started;
+use crate::report::{EventDetail, ExitReport, TreeSnapshot};
 
-/// One event of a source.
-struct SourceEvent {
-    index: usize,
-    detail: Option<String>,
-    failure: bool,
-    /// From a stream source, which can fire again: a later event of it is
-    /// a second event (a one-shot source's is not).
-    repeats: bool,
-}
-
-type Source<'a> = Pin<Box<dyn Stream<Item = SourceEvent> + 'a>>;
-type Delay<'a> = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + 'a>> + 'a>;
+pub(super) type Delay<'a> = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + 'a>> + 'a>;
 
 /// Waits for the first quit source, quits the tree, waits for it up to a
 /// deadline, and reports: go-quitter's main quitter and exit function.
@@ -56,39 +50,32 @@ type Delay<'a> = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + 'a>> + 'a
 /// for the root to be quit by code.
 #[must_use = "the runner does nothing until `run` is awaited"]
 pub struct MainRunner<'a> {
-    root: Quitter,
-    labels: alloc::vec::Vec<Cow<'static, str>>,
-    sources: SelectAll<Source<'a>>,
-    lame_duck: Option<Delay<'a>>,
-    abort_grace: Option<Delay<'a>>,
-    force_on_second_event: bool,
-    forced_exit_code: u8,
+    pub(super) root: Quitter,
+    pub(super) sources: Sources<'a>,
+    pub(super) lame_duck: Option<Delay<'a>>,
+    pub(super) abort_grace: Option<Delay<'a>>,
+    pub(super) force_on_second_event: bool,
+    pub(super) forced_exit_code: u8,
+    pub(super) observers: Observers<'a>,
+    /// How often the wait after the quit takes a
+    /// [`DrainProgress`](crate::DrainProgress) for the observers.
     #[cfg(feature = "std")]
-    progress: Option<Progress<'a>>,
+    pub(super) progress_every: Option<core::time::Duration>,
 }
-
-/// What is done with each [`DrainProgress`](crate::DrainProgress).
-#[cfg(feature = "std")]
-pub(crate) type ProgressReport<'a> = Box<dyn FnMut(&crate::DrainProgress) + 'a>;
-
-/// How often to take a [`DrainProgress`](crate::DrainProgress), and what
-/// to do with it.
-#[cfg(feature = "std")]
-type Progress<'a> = (core::time::Duration, ProgressReport<'a>);
 
 impl<'a> MainRunner<'a> {
     /// A runner for `root`, with no source yet.
     pub fn new(root: Quitter) -> Self {
         MainRunner {
             root,
-            labels: alloc::vec::Vec::new(),
-            sources: SelectAll::new(),
+            sources: Sources::new(),
             lame_duck: None,
             abort_grace: None,
             force_on_second_event: true,
             forced_exit_code: 130,
+            observers: Rc::default(),
             #[cfg(feature = "std")]
-            progress: None,
+            progress_every: None,
         }
     }
 
@@ -100,7 +87,7 @@ impl<'a> MainRunner<'a> {
 
     /// Adds a source that fires once, when `future` completes; its output
     /// becomes the cause's detail (an `Err` or `io::Error` output makes the
-    /// cause a [failure](QuitCause::failure)). Sources are indexed in the
+    /// cause a [failure](crate::QuitCause::failure)). Sources are indexed in the
     /// order added.
     pub fn source<F>(self, label: impl Into<Cow<'static, str>>, future: F) -> Self
     where
@@ -130,15 +117,19 @@ impl<'a> MainRunner<'a> {
         S: Stream + 'a,
         S::Item: EventDetail,
     {
-        let index = self.labels.len();
-        self.labels.push(label.into());
-        self.sources
-            .push(Box::pin(stream.map(move |item| SourceEvent {
-                index,
-                failure: item.is_failure(),
-                detail: item.into_detail(),
-                repeats,
-            })));
+        self.sources.push(label.into(), stream, repeats);
+        self
+    }
+
+    /// Every item of `requests` (a signal, say) hands `sink` a
+    /// [`TreeSnapshot`] of the root while the run goes on (before and
+    /// after the quit), without quitting anything: a dump on demand.
+    pub fn dump_tree_on<S: Stream + 'a>(
+        mut self,
+        requests: S,
+        sink: impl FnMut(&TreeSnapshot) + 'a,
+    ) -> Self {
+        self.sources.dump_on(requests, Box::new(sink));
         self
     }
 
@@ -170,6 +161,8 @@ impl<'a> MainRunner<'a> {
     }
 
     /// Whether a second event ends the wait at once (default: `true`).
+    /// Turned off, later events are taken and passed over: the sources
+    /// are still polled (a one-shot source goes on to its end).
     pub fn force_on_second_event(mut self, force: bool) -> Self {
         self.force_on_second_event = force;
         self
@@ -185,14 +178,40 @@ impl<'a> MainRunner<'a> {
     /// quit, hands `report` a [`DrainProgress`](crate::DrainProgress)
     /// (what is left, where, the stages being stopped, the time left)
     /// every `every`, from `every` after the quit: a wait shorter than
-    /// that reports nothing.
+    /// that reports nothing. (With another, shorter period asked for, see
+    /// [`progress_every`](Self::progress_every), at that one.)
     #[cfg(feature = "std")]
     pub fn progress(
-        mut self,
+        self,
         every: core::time::Duration,
-        report: impl FnMut(&crate::DrainProgress) + 'a,
+        mut report: impl FnMut(&crate::DrainProgress) + 'a,
     ) -> Self {
-        self.progress = Some((every, Box::new(report)));
+        self.progress_every(every).observe(move |phase| {
+            if let Phase::Progress(progress) = phase {
+                report(progress);
+            }
+        })
+    }
+
+    /// Takes a [`Phase::Progress`] every `every` while
+    /// [`run_timed`](Self::run_timed) waits for the tree, for the
+    /// observers (see [`observe`](Self::observe)). Asked more than once
+    /// (here or by [`progress`](Self::progress)), the shortest period wins,
+    /// for every observer.
+    #[cfg(feature = "std")]
+    pub fn progress_every(mut self, every: core::time::Duration) -> Self {
+        self.progress_every = Some(self.progress_every.map_or(every, |was| was.min(every)));
+        self
+    }
+
+    /// Hands `observer` each [`Phase`] of the run as it comes: `Running`
+    /// when the run starts waiting, `Stopping` at the first event,
+    /// `Quitting` at the quit, `Progress` while the tree is waited for
+    /// (see [`progress`](Self::progress)), `Done` with the report.
+    /// Observers are called in the order added, on the task that runs the
+    /// shutdown: they must not block.
+    pub fn observe(self, observer: impl FnMut(&Phase<'_>) + 'a) -> Self {
+        self.observers.borrow_mut().push(Box::new(observer));
         self
     }
 
@@ -221,182 +240,14 @@ impl<'a> MainRunner<'a> {
         S: Future,
     {
         let sleep = &sleep;
-        let mut this = self;
-        let progress = this.progress.take();
-        let root = this.root.clone();
-        this.run_keeping(
-            move || deadline_with_progress(sleep, timeout, progress, root),
+        let progress = self
+            .progress_every
+            .map(|every| (every, self.observers.clone(), self.root.clone()));
+        self.run_keeping(
+            move || deadline_with_progress(sleep, timeout, progress),
             |root| crate::handle::budgets::StageBudgets::new(root.node().clone(), sleep, timeout),
         )
         .await
-    }
-
-    async fn run_keeping<D, M, B>(
-        self,
-        make_deadline: M,
-        make_budgets: impl FnOnce(&Quitter) -> B,
-    ) -> ExitReport
-    where
-        M: FnOnce() -> D,
-        D: Future,
-        B: KeepBudgets,
-    {
-        let MainRunner {
-            root,
-            labels,
-            mut sources,
-            lame_duck,
-            abort_grace,
-            force_on_second_event,
-            forced_exit_code,
-            ..
-        } = self;
-
-        // 1. The first event, or a quit by code.
-        let event = {
-            let mut quitted = pin!(root.quitted());
-            poll_fn(|cx| {
-                if quitted.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(None);
-                }
-                match sources.poll_next_unpin(cx) {
-                    Poll::Ready(Some(event)) => Poll::Ready(Some(event)),
-                    // Every source ended (or there were none): only a quit
-                    // by code is left to wait for, and `quitted` has
-                    // registered for it.
-                    Poll::Ready(None) | Poll::Pending => Poll::Pending,
-                }
-            })
-            .await
-        };
-
-        // The timeline's origin.
-        let first_event = Started::now();
-
-        // 2. The lame duck: draining until the delay, a second event, or a
-        // quit by code.
-        let mut lame_duck_report = None;
-        if let (Some(_), Some(delay)) = (&event, lame_duck) {
-            root.start_draining();
-            let started = Started::now();
-            let mut delay = delay();
-            let mut quitted = pin!(root.quitted());
-            let cut_short = poll_fn(|cx| {
-                if delay.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(false);
-                }
-                if quitted.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(true);
-                }
-                poll_second_event(&mut sources, cx).map(|()| true)
-            })
-            .await;
-            lame_duck_report = Some(LameDuck {
-                lasted: started.age(),
-                cut_short,
-            });
-        }
-        if let Some(event) = event {
-            let label = labels.get(event.index).cloned().unwrap_or_default();
-            let mut cause = QuitCause::new(label).with_index(event.index);
-            cause.detail = event.detail;
-            cause.failure = event.failure;
-            root.quit_with(cause);
-        }
-        let mut budgets = make_budgets(&root);
-
-        // 3. The wait for the tree, until the deadline or another event.
-        let mut forced = false;
-        let done = {
-            let mut done = root.done();
-            let mut deadline = pin!(make_deadline());
-            poll_fn(|cx| {
-                if Pin::new(&mut done).poll(cx).is_ready() {
-                    return Poll::Ready(true);
-                }
-                budgets.keep(cx);
-                if force_on_second_event && poll_second_event(&mut sources, cx).is_ready() {
-                    forced = true;
-                    return Poll::Ready(false);
-                }
-                deadline.as_mut().poll(cx).map(|_| false)
-            })
-            .await
-        };
-        let mut done = done || root.is_done();
-        // 4. At the deadline, the abort: drop what is left, then wait a
-        // grace for it to go.
-        if let (false, false, Some(grace)) = (done, forced, abort_grace) {
-            root.abort();
-            let mut done_now = root.done();
-            let mut grace = grace();
-            done = poll_fn(|cx| {
-                if Pin::new(&mut done_now).poll(cx).is_ready() {
-                    return Poll::Ready(true);
-                }
-                if force_on_second_event && poll_second_event(&mut sources, cx).is_ready() {
-                    forced = true;
-                    return Poll::Ready(false);
-                }
-                grace.as_mut().poll(cx).map(|()| false)
-            })
-            .await
-                || root.is_done();
-        }
-        let timed_out = if done {
-            alloc::vec::Vec::new()
-        } else {
-            let hung = root.live_tasks();
-            crate::trace::timed_out(&hung);
-            hung.quitters
-        };
-
-        let report = ExitReport {
-            cause: root
-                .cause()
-                .unwrap_or_else(|| QuitCause::new(QuitCause::REQUESTED)),
-            lame_duck: lame_duck_report,
-            stages: root.stage_timeline(first_event),
-            timed_out,
-            panicked: root.panics(),
-            aborted: root.aborted(),
-            forced: forced && !done,
-            forced_exit_code,
-        };
-        crate::trace::exit(&report);
-        report
-    }
-}
-
-/// What the wait after the quit runs beside it to keep stage budgets.
-trait KeepBudgets {
-    fn keep(&mut self, cx: &mut Context<'_>);
-}
-
-/// No timer, no budgets: stages move on only when done.
-struct NoBudgets;
-
-impl KeepBudgets for NoBudgets {
-    fn keep(&mut self, _: &mut Context<'_>) {}
-}
-
-#[cfg(feature = "std")]
-impl<T: crate::handle::budgets::Timer> KeepBudgets for crate::handle::budgets::StageBudgets<'_, T> {
-    fn keep(&mut self, cx: &mut Context<'_>) {
-        let _ = self.poll(cx);
-    }
-}
-
-/// Ready on the next event of a stream source; a one-shot source that
-/// completes meanwhile is passed over (see the module docs).
-fn poll_second_event(sources: &mut SelectAll<Source<'_>>, cx: &mut Context<'_>) -> Poll<()> {
-    loop {
-        match sources.poll_next_unpin(cx) {
-            Poll::Ready(Some(event)) if event.repeats => return Poll::Ready(()),
-            Poll::Ready(Some(_)) => continue,
-            // No source left: nothing more can come.
-            Poll::Ready(None) | Poll::Pending => return Poll::Pending,
-        }
     }
 }
 
@@ -404,54 +255,11 @@ impl core::fmt::Debug for MainRunner<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("MainRunner")
             .field("root", &self.root)
-            .field("sources", &self.labels)
+            .field("sources", &self.sources.labels)
             .field("lame_duck", &self.lame_duck.is_some())
             .field("abort_on_timeout", &self.abort_grace.is_some())
             .field("force_on_second_event", &self.force_on_second_event)
             .field("forced_exit_code", &self.forced_exit_code)
             .finish()
-    }
-}
-
-/// `sleep(timeout)`, taking a [`DrainProgress`](crate::DrainProgress) of
-/// `root` every so often meanwhile, if asked to.
-#[cfg(feature = "std")]
-async fn deadline_with_progress<S: Future>(
-    sleep: &impl Fn(core::time::Duration) -> S,
-    timeout: core::time::Duration,
-    progress: Option<Progress<'_>>,
-    root: Quitter,
-) {
-    let mut deadline = pin!(sleep(timeout));
-    let Some((every, mut report)) = progress else {
-        deadline.await;
-        return;
-    };
-    let quit_at = std::time::Instant::now();
-    loop {
-        let mut tick = pin!(sleep(every));
-        let over = poll_fn(|cx| {
-            if deadline.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(true);
-            }
-            tick.as_mut().poll(cx).map(|_| false)
-        })
-        .await;
-        if over {
-            return;
-        }
-        let waited = quit_at.elapsed();
-        let since = Started::now();
-        let stages = root
-            .stage_timeline(since)
-            .into_iter()
-            .filter(|stage| stage.quit && !stage.done)
-            .collect();
-        report(&crate::DrainProgress {
-            waited,
-            left: timeout.saturating_sub(waited),
-            tasks: root.live_tasks(),
-            stages,
-        });
     }
 }

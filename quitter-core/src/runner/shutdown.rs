@@ -14,6 +14,7 @@
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
+use alloc::format;
 use core::fmt;
 use core::future::Future;
 use core::marker::PhantomData;
@@ -22,10 +23,14 @@ use std::io;
 
 use futures_core::Stream;
 
-use super::main_runner::{MainRunner, ProgressReport};
+use super::main_runner::MainRunner;
+use super::phase::Phase;
 use super::signals::{SignalClaim, SignalError, SignalsAlreadyClaimed};
 use crate::handle::quitter::Quitter;
 use crate::report::{DrainProgress, EventDetail, ExitReport};
+
+/// Where [`Shutdown::on_progress`] sends the drain's progress.
+type ProgressSink<'a> = Box<dyn FnMut(&DrainProgress) + 'a>;
 
 /// What a runtime adapter supplies to [`Shutdown`]: a timer, and the
 /// process's shutdown signals as a stream of signal names.
@@ -45,6 +50,22 @@ pub trait Runtime {
     ///
     /// When the runtime or the OS refuses.
     fn shutdown_signals() -> io::Result<Self::Signals>;
+
+    /// Installs the handler of the signal that asks for a tree dump
+    /// (SIGUSR1 on unix). A platform without one returns
+    /// [`SignalStream::never`](crate::SignalStream::never): the dump is
+    /// then only [`Quitter::snapshot`].
+    ///
+    /// # Errors
+    ///
+    /// When the runtime or the OS refuses. This default implementation
+    /// always fails with `Unsupported` (a runtime without the signal).
+    fn tree_dump_signals() -> io::Result<Self::Signals> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this runtime has no tree dump signal",
+        ))
+    }
 }
 
 /// Runs a program's shutdown on runtime `R`: waits for the first quit
@@ -72,7 +93,10 @@ pub struct Shutdown<'a, R> {
     /// How often to report the drain's progress (`None`: never), and
     /// where to (`None`: [`trace::drain_progress`](crate::trace)).
     progress_every: Option<Duration>,
-    on_progress: Option<ProgressReport<'a>>,
+    on_progress: Option<ProgressSink<'a>>,
+    /// Speak systemd's notify protocol (feature `systemd`).
+    #[cfg(feature = "systemd")]
+    systemd: bool,
     runtime: PhantomData<fn() -> R>,
 }
 
@@ -99,8 +123,42 @@ impl<'a, R: Runtime> Shutdown<'a, R> {
             claim: None,
             progress_every: Some(Self::DEFAULT_PROGRESS_EVERY),
             on_progress: None,
+            #[cfg(feature = "systemd")]
+            systemd: false,
             runtime: PhantomData,
         }
+    }
+
+    /// Hands `observer` each [`Phase`] of the run as it comes (`Running`,
+    /// `Stopping`, `Quitting`, `Progress` at each tick, `Aborting`,
+    /// `Done`): a status page, a log, a service manager of your own. The
+    /// ticks come every [`progress_every`](Self::progress_every), and
+    /// with [`systemd`](Self::systemd) also when the progress lines are
+    /// off (then every second). It runs on the shutdown's task: it must
+    /// not block.
+    pub fn observe(mut self, observer: impl FnMut(&Phase<'_>) + 'a) -> Self {
+        self.runner = self.runner.observe(observer);
+        self
+    }
+
+    /// Speak systemd's notify protocol when the process runs under
+    /// systemd (`Type=notify`: `$NOTIFY_SOCKET` is set; nothing is sent
+    /// otherwise, nor off unix): `READY=1` when `run` starts waiting (call
+    /// it once the listeners are bound), `STOPPING=1` at the first event,
+    /// `STATUS=` lines as the stop goes on (the cause, the lame duck, the
+    /// tasks left, the [progress](Self::progress_every)), and
+    /// `EXTEND_TIMEOUT_USEC=` while the drain makes progress, so a long
+    /// but moving drain is not killed at `TimeoutStopSec`. See
+    /// [`systemd::Notifier`](crate::systemd::Notifier) for what is sent
+    /// when.
+    ///
+    /// The timeout extensions come with the progress ticks (every second
+    /// by default, also when the progress lines are turned off with
+    /// `progress_every(None)`), each for three ticks.
+    #[cfg(feature = "systemd")]
+    pub fn systemd(mut self) -> Self {
+        self.systemd = true;
+        self
     }
 
     /// While the wait after the quit goes on, a line saying what is left
@@ -209,7 +267,32 @@ impl<'a, R: Runtime> Shutdown<'a, R> {
         Ok(self)
     }
 
+    /// A dump of the live tree on demand: each time the process gets
+    /// SIGUSR1 ([`Runtime::tree_dump_signals`]) while `run` goes on,
+    /// before or during the drain, the tree as it stands
+    /// ([`Quitter::snapshot`]: each quitter's path and state, each task's
+    /// name, spawn location and age, a served request's method and path)
+    /// is printed to stderr, or sent as a `tracing` INFO event with that
+    /// feature. Nothing is quit. Like Go's SIGQUIT goroutine dump, of the
+    /// quit tree. Opt-in: SIGUSR1's default action ends the process (and
+    /// once the handler is installed, a SIGUSR1 after `run` returned is
+    /// ignored). Off unix there is no such signal, and nothing happens:
+    /// [`Quitter::snapshot`] is the dump there.
+    ///
+    /// # Errors
+    ///
+    /// [`SignalError::Install`] if the handler cannot be installed.
+    pub fn dump_tree_on_signal(mut self) -> Result<Self, SignalError> {
+        let requests = R::tree_dump_signals().map_err(|error| {
+            io::Error::new(error.kind(), format!("the tree dump signal: {error}"))
+        })?;
+        self.runner = self.runner.dump_tree_on(requests, crate::trace::tree_dump);
+        Ok(self)
+    }
+
     /// Whether a second event ends the wait at once (default: `true`).
+    /// Turned off, later events are taken and passed over: the sources
+    /// are still polled (a one-shot source goes on to its end).
     pub fn force_on_second_event(mut self, force: bool) -> Self {
         self.runner = self.runner.force_on_second_event(force);
         self
@@ -234,6 +317,8 @@ impl<'a, R: Runtime> Shutdown<'a, R> {
             claim,
             progress_every,
             on_progress,
+            #[cfg(feature = "systemd")]
+            systemd,
             ..
         } = self;
         if let Some(every) = progress_every {
@@ -241,6 +326,18 @@ impl<'a, R: Runtime> Shutdown<'a, R> {
                 Some(report) => runner.progress(every, report),
                 None => runner.progress(every, crate::trace::drain_progress),
             };
+        }
+        #[cfg(feature = "systemd")]
+        if systemd {
+            let tick = progress_every.unwrap_or(Self::DEFAULT_PROGRESS_EVERY);
+            let keep_alive = tick * 3;
+            let notifier = super::systemd::Notifier::from_env(lame_duck, keep_alive)
+                .map(|notifier| notifier.abort_grace(abort_grace.unwrap_or_default()));
+            if let Some(mut notifier) = notifier {
+                runner = runner
+                    .progress_every(tick)
+                    .observe(move |phase| notifier.observe(phase));
+            }
         }
         if !lame_duck.is_zero() {
             runner = runner.lame_duck(move || async move {

@@ -43,6 +43,12 @@ impl SignalStream {
         }
     }
 
+    /// A stream of no signal that never ends: where a platform has no
+    /// such signal.
+    pub fn never() -> SignalStream {
+        SignalStream::from_listener(&[], futures_util::stream::pending())
+    }
+
     /// This stream and `other`, merged.
     pub fn or(mut self, other: SignalStream) -> SignalStream {
         self.listeners.extend(other.listeners);

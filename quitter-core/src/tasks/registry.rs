@@ -39,6 +39,7 @@
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::panic::Location;
 use core::pin::Pin;
@@ -118,6 +119,21 @@ impl TaskEntry {
     /// What an abort of the task's node wakes, if it is abortable.
     pub(crate) fn abort_cell(&self) -> Option<&AbortCell> {
         self.abort.as_deref()
+    }
+
+    /// Renames the entry for the next task that uses it, reusing the
+    /// name's buffer: `write` writes the new name into it, cleared. Only
+    /// while unlisted (asserted in debug builds), so no report reads it.
+    pub(crate) fn rename(self: Pin<&mut Self>, write: impl FnOnce(&mut String)) {
+        debug_assert!(!self.is_listed(), "renaming a listed task entry");
+        let meta = self.project().meta;
+        let mut name = match core::mem::take(&mut meta.name) {
+            Cow::Owned(buffer) => buffer,
+            Cow::Borrowed(_) => String::new(),
+        };
+        name.clear();
+        write(&mut name);
+        meta.name = Cow::Owned(name);
     }
 
     /// Whether the entry is listed (so a report names it).

@@ -10,7 +10,10 @@
 //!   ended task, and the registry outlives every entry listed in it.
 //! - The slot is pinned (the registry points at the entry where it is),
 //!   and its `Drop` ends it: `Pin` promises that runs before the memory is
-//!   reused. After `end` the slot never touches the node again.
+//!   reused. After `end` the slot never touches the node again, unless it
+//!   is [`restart`](TaskSlot::restart)ed (a reused slot, `SerialTask`):
+//!   with a hold of its own, so its entry is listed only in the registry
+//!   of the node it holds, and renamed only while unlisted.
 
 use alloc::borrow::Cow;
 use alloc::string::String;
@@ -55,6 +58,40 @@ impl TaskSlot {
             hold: Some(NodeHold::take(node)?),
             entry: TaskEntry::new(name, location),
         })
+    }
+
+    /// A slot with no task yet (holding nothing, unlisted), for
+    /// [`restart`](Self::restart): a record reused by one task after
+    /// another.
+    pub(crate) fn idle(location: &'static Location<'static>) -> TaskSlot {
+        TaskSlot {
+            hold: None,
+            entry: TaskEntry::new(Cow::Borrowed(""), location),
+        }
+    }
+
+    /// Starts the next task in the slot, ending the one it holds first
+    /// (if any): renames the entry (`name` writes into the reused buffer),
+    /// takes a hold on `node` and lists the entry in `node`'s registry.
+    /// `false` if the node has quit (nothing is held). `node` may differ
+    /// from the last one: `end` unlisted the entry from that node's
+    /// registry before releasing its hold, so the entry is only ever
+    /// listed in the registry of the node it holds.
+    pub(crate) fn restart(
+        mut self: Pin<&mut Self>,
+        node: &Arc<Node>,
+        name: impl FnOnce(&mut String),
+    ) -> bool {
+        self.as_mut().end();
+        // Renamed before the hold is taken: a panic in `name` leaves
+        // nothing held.
+        self.as_mut().project().entry.rename(name);
+        let Some(hold) = NodeHold::take(node) else {
+            return false;
+        };
+        *self.as_mut().project().hold = Some(hold);
+        self.list();
+        true
     }
 
     /// Lists the task in its node's registry, on this thread's shard. Does

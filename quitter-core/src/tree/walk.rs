@@ -1,8 +1,8 @@
 //! The report walks: every node of a subtree, depth first, in a loop with
 //! an explicit stack, each visited with no lock held, to gather its live
 //! tasks ([`Node::live_tasks`]), its panics ([`Node::panics`]), its
-//! aborted tasks ([`Node::aborted`]) or its
-//! staged nodes; and one staged node's timeline ([`Node::stage_reports`]).
+//! aborted tasks ([`Node::aborted`]), its state and tasks
+//! ([`Node::snapshot`]) or its staged nodes; and one staged node's timeline ([`Node::stage_reports`]).
 
 use alloc::borrow::Cow;
 use alloc::string::String;
@@ -10,7 +10,9 @@ use alloc::vec::Vec;
 
 use super::node::{join_path, Node};
 use super::stages::{members, MEMBER_NAMES};
-use crate::report::{AbortedTask, QuitterTasks, StageReport, TaskPanic};
+use crate::report::{
+    AbortedTask, QuitterSnapshot, QuitterState, QuitterTasks, StageReport, TaskPanic,
+};
 use crate::sync::Arc;
 use crate::tasks::meta::Started;
 
@@ -19,7 +21,7 @@ impl Node {
     /// in depth-first order.
     pub(crate) fn live_tasks(this: &Arc<Node>) -> Vec<QuitterTasks> {
         let mut found = Vec::new();
-        Node::walk(this, |path, node, children| {
+        Node::walk(this, |path, node, children, _| {
             let tasks = node
                 .extra
                 .get()
@@ -36,10 +38,39 @@ impl Node {
         found
     }
 
+    /// Every node of the subtree, depth first, with its path, depth,
+    /// state and live tasks.
+    pub(crate) fn snapshot(this: &Arc<Node>) -> Vec<QuitterSnapshot> {
+        let mut found = Vec::new();
+        Node::walk(this, |path, node, children, depth| {
+            let tasks = node
+                .extra
+                .get()
+                .map_or_else(Vec::new, |extra| extra.tasks.snapshot());
+            let state = if node.state.is_done() {
+                QuitterState::Done
+            } else if node.state.is_quit() {
+                QuitterState::Quitting
+            } else if node.state.is_draining() {
+                QuitterState::Draining
+            } else {
+                QuitterState::Running
+            };
+            found.push(QuitterSnapshot {
+                path: path(),
+                depth,
+                state,
+                unpolled: node.unpolled(tasks.len(), children),
+                tasks,
+            });
+        });
+        found
+    }
+
     /// Every panic recorded in the subtree (including dropped descendants).
     pub(crate) fn panics(this: &Arc<Node>) -> Vec<TaskPanic> {
         let mut found = Vec::new();
-        Node::walk(this, |_, node, _| {
+        Node::walk(this, |_, node, _, _| {
             if let Some(extra) = node.extra.get() {
                 found.extend(extra.family.lock().panics.iter().cloned());
             }
@@ -50,7 +81,7 @@ impl Node {
     /// Every task aborted in the subtree (including dropped descendants).
     pub(crate) fn aborted(this: &Arc<Node>) -> Vec<AbortedTask> {
         let mut found = Vec::new();
-        Node::walk(this, |_, node, _| {
+        Node::walk(this, |_, node, _, _| {
             if let Some(extra) = node.extra.get() {
                 found.extend(extra.family.lock().aborted.iter().cloned());
             }
@@ -59,9 +90,12 @@ impl Node {
     }
 
     /// Visits every node of the subtree, depth first, with a lazy path
-    /// maker (paths are built only for nodes that need one) and the node's
-    /// live children. `visit` runs with no lock held.
-    fn walk(this: &Arc<Node>, mut visit: impl FnMut(&dyn Fn() -> String, &Node, &[Arc<Node>])) {
+    /// maker (paths are built only for nodes that need one), the node's
+    /// live children, and its depth below `this` (0).
+    fn walk(
+        this: &Arc<Node>,
+        mut visit: impl FnMut(&dyn Fn() -> String, &Node, &[Arc<Node>], usize),
+    ) {
         let base = this.parent().map(|parent| parent.path());
         // (node, depth below self); `names` is the path from self to the
         // node being visited.
@@ -79,7 +113,7 @@ impl Node {
                 }
             };
             node.push_children(&mut children);
-            visit(&make_path, &node, &children);
+            visit(&make_path, &node, &children, depth);
             // Reverse so that the first child is visited first.
             stack.extend(children.drain(..).rev().map(|child| (child, depth + 1)));
         }

@@ -181,3 +181,27 @@ impl ManualTimer {
         fired
     }
 }
+
+/// A `Runtime` for `Shutdown` in tests: real sleeps, each on a thread of
+/// its own; no signals.
+#[cfg(feature = "std")]
+pub struct Threads;
+
+#[cfg(feature = "std")]
+impl quitter_core::Runtime for Threads {
+    type Sleep = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+    type Signals = std::pin::Pin<Box<dyn futures::Stream<Item = &'static str>>>;
+    fn sleep(duration: std::time::Duration) -> Self::Sleep {
+        let (fire, fired) = oneshot::channel::<()>();
+        thread::spawn(move || {
+            thread::sleep(duration);
+            let _ = fire.send(());
+        });
+        Box::pin(async move {
+            let _ = fired.await;
+        })
+    }
+    fn shutdown_signals() -> std::io::Result<Self::Signals> {
+        Err(std::io::Error::other("no signals in this test"))
+    }
+}

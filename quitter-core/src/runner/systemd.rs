@@ -1,0 +1,268 @@
+//! [`Notifier`]: systemd's notify protocol (`sd_notify(3)`), spoken by a
+//! shutdown run as it moves: an observer of its [`Phase`]s.
+//!
+//! What is sent, in order (each row one datagram):
+//!
+//! | phase | message |
+//! |---|---|
+//! | `Running` | `READY=1`, `STATUS=Running` |
+//! | `Stopping` | `STOPPING=1`, `STATUS=Stopping: …` (the cause; the lame duck), and with a lame duck `EXTEND_TIMEOUT_USEC=` its length plus the keep-alive |
+//! | `Quitting` | `STATUS=Quitting: N task(s) left`, `EXTEND_TIMEOUT_USEC=` the keep-alive |
+//! | `Progress` | `STATUS=` the progress line, and `EXTEND_TIMEOUT_USEC=` the keep-alive only if fewer tasks are left than at the last extension |
+//! | `Aborting` | `STATUS=Aborting: …`, `EXTEND_TIMEOUT_USEC=` the abort's grace plus the keep-alive |
+//! | `Done` | `STATUS=` the report's headline |
+//!
+//! `EXTEND_TIMEOUT_USEC=N` tells systemd that the next message comes
+//! within N µs from now: once the stop has lasted longer than
+//! `TimeoutStopSec`, systemd kills the service only when such a promise
+//! runs out. It is re-sent only while the drain makes progress (tasks
+//! end), so a long but moving drain is not killed, and a stuck one is, a
+//! keep-alive after its last progress (if that is past `TimeoutStopSec`).
+//!
+//! Invariants: a notifier exists only where `$NOTIFY_SOCKET` names a
+//! usable address when it is made (and only on unix); a message that
+//! cannot be sent is dropped (systemd acts on what it does not hear: a
+//! missing `READY=1` is a failed start), never an error of the shutdown,
+//! and the first such failure is said once (`trace`); a status is one line.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use super::phase::Phase;
+
+/// Speaks systemd's notify protocol for a shutdown run (see the module
+/// docs for what is sent when). Made by the adapters' `Shutdown::systemd`;
+/// [`observe`](Self::observe) is its observer.
+#[derive(Debug)]
+pub struct Notifier {
+    lame_duck: Duration,
+    keep_alive: Duration,
+    abort_grace: Duration,
+    /// How many tasks were left at the last extension.
+    tasks_left: Option<usize>,
+    #[cfg(unix)]
+    socket: super::notify_socket::NotifySocket,
+    /// A send failed already (said once).
+    #[cfg(unix)]
+    failed: bool,
+}
+
+/// One line of a notification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Line {
+    Ready,
+    Stopping,
+    Status(String),
+    ExtendTimeout(Duration),
+}
+
+impl Notifier {
+    /// A notifier if `$NOTIFY_SOCKET` is set (the process runs under
+    /// systemd with `Type=notify`), else `None`. `lame_duck` is the
+    /// shutdown's lame duck; `keep_alive` how long systemd is told to
+    /// wait for the next sign of progress. An address that cannot be used
+    /// is said once (`trace`), and no notifier is made.
+    pub fn from_env(lame_duck: Duration, keep_alive: Duration) -> Option<Notifier> {
+        #[cfg(unix)]
+        return match super::notify_socket::NotifySocket::from_env()? {
+            Ok(socket) => Some(Notifier {
+                lame_duck,
+                keep_alive,
+                abort_grace: Duration::ZERO,
+                tasks_left: None,
+                socket,
+                failed: false,
+            }),
+            Err(error) => {
+                crate::trace::notify_failed(&error);
+                None
+            }
+        };
+        #[cfg(not(unix))]
+        {
+            let _ = (lame_duck, keep_alive);
+            None
+        }
+    }
+
+    /// How long an abort at the deadline waits for what it aborted (the
+    /// shutdown's `abort_on_timeout` grace): systemd is told to wait that
+    /// much more, with the keep-alive.
+    pub fn abort_grace(mut self, grace: Duration) -> Self {
+        self.abort_grace = grace;
+        self
+    }
+
+    /// Sends what `phase` means to systemd.
+    pub fn observe(&mut self, phase: &Phase<'_>) {
+        let lines = self.lines(phase);
+        if lines.is_empty() {
+            return;
+        }
+        let message = Line::message(&lines);
+        #[cfg(unix)]
+        if let Err(error) = self.socket.send(&message) {
+            if !core::mem::replace(&mut self.failed, true) {
+                crate::trace::notify_failed(&error);
+            }
+        }
+        // Off unix no notifier is made (`from_env`): nothing to send to.
+        #[cfg(not(unix))]
+        drop(message);
+    }
+
+    fn lines(&mut self, phase: &Phase<'_>) -> Vec<Line> {
+        match phase {
+            Phase::Running => alloc::vec![Line::Ready, Line::Status("Running".into())],
+            Phase::Stopping {
+                cause, lame_duck, ..
+            } => {
+                let mut status = format!("Stopping: quit from {cause}");
+                let mut lines = alloc::vec![Line::Stopping];
+                if *lame_duck {
+                    status += &format!(", draining for {:?} first (lame duck)", self.lame_duck);
+                    lines.push(Line::ExtendTimeout(self.lame_duck + self.keep_alive));
+                }
+                lines.insert(1, Line::Status(status));
+                lines
+            }
+            Phase::Quitting { root, .. } => {
+                let tasks = root.live_tasks().task_count();
+                self.tasks_left = Some(tasks);
+                alloc::vec![
+                    Line::Status(format!("Quitting: {tasks} task(s) left")),
+                    Line::ExtendTimeout(self.keep_alive),
+                ]
+            }
+            Phase::Progress(progress) => {
+                let tasks = progress.task_count();
+                let mut lines = alloc::vec![Line::Status(progress.to_string())];
+                if self.tasks_left.map_or(true, |was| tasks < was) {
+                    self.tasks_left = Some(tasks);
+                    lines.push(Line::ExtendTimeout(self.keep_alive));
+                }
+                lines
+            }
+            Phase::Aborting { root, .. } => {
+                let tasks = root.live_tasks().task_count();
+                alloc::vec![
+                    Line::Status(format!(
+                        "Aborting at the deadline: {tasks} task(s) left, {:?} for them to go",
+                        self.abort_grace
+                    )),
+                    Line::ExtendTimeout(self.abort_grace + self.keep_alive),
+                ]
+            }
+            Phase::Done(report) => alloc::vec![Line::Status(report.headline().into())],
+        }
+    }
+}
+
+impl Line {
+    /// One datagram's text: every line, in order.
+    fn message(lines: &[Line]) -> String {
+        let mut message = String::new();
+        for line in lines {
+            line.write(&mut message);
+        }
+        message
+    }
+
+    /// The line, `VARIABLE=value\n`.
+    fn write(&self, message: &mut String) {
+        use core::fmt::Write;
+        let _ = match self {
+            Line::Ready => message.write_str("READY=1\n"),
+            Line::Stopping => message.write_str("STOPPING=1\n"),
+            // A newline would end the assignment early.
+            Line::Status(status) => {
+                writeln!(message, "STATUS={}", status.lines().next().unwrap_or(""))
+            }
+            Line::ExtendTimeout(by) => writeln!(message, "EXTEND_TIMEOUT_USEC={}", by.as_micros()),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::QuitCause;
+
+    fn notifier() -> Notifier {
+        Notifier {
+            lame_duck: Duration::from_secs(2),
+            keep_alive: Duration::from_secs(3),
+            abort_grace: Duration::from_secs(1),
+            tasks_left: None,
+            #[cfg(unix)]
+            socket: unused_socket(),
+            #[cfg(unix)]
+            failed: false,
+        }
+    }
+
+    #[cfg(unix)]
+    fn unused_socket() -> crate::runner::notify_socket::NotifySocket {
+        crate::runner::notify_socket::NotifySocket::new(std::ffi::OsStr::new("/nonexistent"))
+            .unwrap()
+    }
+
+    #[test]
+    fn the_quit_progress_and_done_say_what_is_left_and_extend_only_on_progress() {
+        use crate::{DrainProgress, Quitter, TimeoutReport};
+        let root = Quitter::new("main");
+        let a = root.track("a").unwrap();
+        let b = root.track("b").unwrap();
+        let mut notifier = notifier();
+        let quitting = Line::message(&notifier.lines(&Phase::Quitting { root: &root }));
+        assert_eq!(
+            quitting,
+            "STATUS=Quitting: 2 task(s) left\nEXTEND_TIMEOUT_USEC=3000000\n"
+        );
+        let progress = |tasks: TimeoutReport| DrainProgress {
+            waited: Duration::from_secs(1),
+            left: Duration::from_secs(9),
+            tasks,
+            stages: Vec::new(),
+        };
+        // Two left, as at the last extension: no extension.
+        let still = Line::message(&notifier.lines(&Phase::Progress(&progress(root.live_tasks()))));
+        assert!(
+            still.starts_with("STATUS=Shutting down: 2 task(s) left"),
+            "{still}"
+        );
+        assert!(!still.contains("EXTEND_TIMEOUT_USEC"), "{still}");
+        drop(a);
+        let moved = Line::message(&notifier.lines(&Phase::Progress(&progress(root.live_tasks()))));
+        assert!(
+            moved.ends_with("\nEXTEND_TIMEOUT_USEC=3000000\n"),
+            "{moved}"
+        );
+        let aborting = Line::message(&notifier.lines(&Phase::Aborting { root: &root }));
+        assert!(
+            aborting.starts_with("STATUS=Aborting at the deadline: 1 task(s) left"),
+            "{aborting}"
+        );
+        assert!(
+            aborting.ends_with("\nEXTEND_TIMEOUT_USEC=4000000\n"),
+            "{aborting}"
+        );
+        drop(b);
+    }
+
+    #[test]
+    fn stopping_with_a_lame_duck_extends_by_it_and_the_keep_alive() {
+        let cause = QuitCause::new("OS interrupt/termination signal");
+        let lines = notifier().lines(&Phase::Stopping {
+            cause: &cause,
+            lame_duck: true,
+        });
+        assert_eq!(lines[0], Line::Stopping);
+        assert!(matches!(&lines[1], Line::Status(s) if s.contains("lame duck")));
+        assert_eq!(lines[2], Line::ExtendTimeout(Duration::from_secs(5)));
+        assert!(Line::message(&lines)
+            .starts_with("STOPPING=1\nSTATUS=Stopping: quit from 'OS interrupt"));
+    }
+}
