@@ -11,37 +11,39 @@
 //!   out but whose body is still coming (a slow or streamed response) is
 //!   still the request in flight, with its age;
 //! - tracking never costs a request: once the quitter has quit, the task is
-//!   refused and the request is served untracked. (So the task is a token
-//!   next to the response future, not the future itself: a refused
-//!   [`Quitter::track_future`] drops what it was given.) The token is
-//!   boxed, as it moves from the response future to the body once listed;
-//! - HTTP/1 serves one request at a time, so from a connection's second
-//!   request on, its requests share one task record ([`SerialTask`]: made
-//!   once, renamed and listed per request, nothing allocated); a request
-//!   that finds it still in use (its predecessor's body not yet dropped)
-//!   gets a task of its own, as every HTTP/2 stream does. A connection
-//!   that serves a single request never makes the record;
+//!   refused and the request is served untracked. (So the task is a
+//!   record next to the response future, not the future itself: a refused
+//!   [`Quitter::track_future`] drops what it was given.) It is listed when
+//!   the request comes, on the connection's thread, and moves from the
+//!   response future to the body;
+//! - a request's record ([`SerialTask`]) is reused: it goes back to its
+//!   connection when the request ends, and the next request takes it (up
+//!   to [`FREE_RECORDS`] are kept: as many as were in flight at once), so
+//!   an HTTP/1 connection's requests share one record and an HTTP/2
+//!   connection's streams a few, and tracking a request allocates nothing
+//!   once its connection has served a few. A connection that serves a
+//!   single request (as under churn) never makes the list;
 //! - an HTTP/1 response gets `Connection: close` if the quitter is draining
 //!   when the response is ready (not when the request came: a drain that
 //!   starts during a long request still sends its client away);
-//! - in an abortable quitter (the adapters' `serve` makes it so), the
-//!   request's task is abortable: if its connection is aborted (cut at a
-//!   deadline) while the request is in flight, the task is reported as
-//!   aborted, by its name (method and path) and age.
+//! - if the connection is aborted (cut at a deadline: the adapters' `serve`
+//!   makes its quitter abortable) while a request is in flight, the
+//!   request's task ends as its connection is dropped, and is reported as
+//!   aborted, by its name (method and path) and age. (It has nothing to
+//!   cancel itself: whatever runs it is cancelled with its connection.)
 
 use std::cell::{Cell, OnceCell};
-use std::future::{pending, Future, Pending};
+use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
-use futures_util::task::noop_waker;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{HeaderValue, CONNECTION};
 use hyper::{Request, Response, StatusCode, Version};
 use pin_project_lite::pin_project;
-use quitter_core::{OnAbort, Quitter, SerialTask, Tracked};
+use quitter_core::{Quitter, SerialTask};
 
 use crate::{HttpService, ServeOptions};
 
@@ -54,29 +56,44 @@ pub struct Tracking<S> {
     quitter: Quitter,
     /// Where the requests' tasks are recorded as spawned.
     spawned_at: &'static Location<'static>,
-    /// HTTP/1's requests come one at a time: from the second on, they
-    /// share one task record (a connection that serves one request, as
-    /// under churn, never pays for it).
-    serial: OnceCell<Arc<SerialRecord>>,
-    /// An HTTP/1 request came already.
-    had_http1: Cell<bool>,
+    /// The task records of the connection's requests, reused: made at
+    /// its second request (a connection that serves one, as under churn,
+    /// never pays for it).
+    records: OnceCell<Arc<Records>>,
+    /// A request came already.
+    had_request: Cell<bool>,
     /// Put `quitter` in each request's extensions.
     quitter_in_extensions: bool,
 }
 
-/// The task record an HTTP/1 connection's requests share, and its
-/// quitter (to ask about draining without a lock).
+/// At most this many free task records are kept per connection (as many
+/// as it had requests in flight at once, up to this).
+const FREE_RECORDS: usize = 16;
+
+/// The task records of one connection's requests that are not in use. A
+/// request takes one (or makes one) and gives it back when it ends: after
+/// a connection's first few requests, tracking one allocates nothing.
 #[derive(Debug)]
-struct SerialRecord {
-    quitter: Quitter,
-    task: Mutex<SerialTask>,
+struct Records {
+    free: Mutex<Vec<SerialTask>>,
 }
 
-impl SerialRecord {
-    /// The record, locked. A panic while the lock was held left it
-    /// consistent (a task ends or starts whole): poisoning is passed over.
-    fn task(&self) -> MutexGuard<'_, SerialTask> {
-        self.task.lock().unwrap_or_else(PoisonError::into_inner)
+impl Records {
+    /// The free records, locked. A panic while the lock was held left the
+    /// list whole: poisoning is passed over.
+    fn free(&self) -> MutexGuard<'_, Vec<SerialTask>> {
+        self.free.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps `task` (ended) for a later request, unless enough are kept.
+    fn give_back(&self, task: SerialTask) {
+        let mut free = self.free();
+        if free.len() < FREE_RECORDS {
+            free.push(task);
+            return;
+        }
+        drop(free);
+        drop(task); // outside the lock
     }
 }
 
@@ -91,81 +108,64 @@ impl<S> Tracking<S> {
             inner,
             quitter,
             spawned_at,
-            serial: OnceCell::new(),
-            had_http1: Cell::new(false),
+            records: OnceCell::new(),
+            had_request: Cell::new(false),
             quitter_in_extensions: options.quitter_in_extensions,
         }
     }
 
-    /// The request's task: the connection's shared record for HTTP/1 (if
-    /// it is free), else a task of its own (HTTP/2's streams run at once).
-    /// `None` once the quitter has quit.
-    fn track(&self, method: &str, path: &str, http1: bool) -> Option<RequestTask> {
-        let write_name = |name: &mut String| {
+    /// The request's task: a free record of the connection's if there is
+    /// one (else a new one, kept when the request ends; a connection's
+    /// first request's record is used once). `None` once the quitter has
+    /// quit.
+    fn track(&self, method: &str, path: &str) -> Option<RequestTask> {
+        let home = self.had_request.replace(true).then(|| {
+            self.records.get_or_init(|| {
+                Arc::new(Records {
+                    free: Mutex::new(Vec::new()),
+                })
+            })
+        });
+        let reused = home.and_then(|records| records.free().pop());
+        let mut task = reused.unwrap_or_else(|| self.quitter.serial_task_at(self.spawned_at));
+        let started = task.start(|name| {
             name.reserve(method.len() + 1 + path.len());
             name.push_str(method);
             name.push(' ');
             name.push_str(path);
-        };
-        if http1 && self.had_http1.replace(true) {
-            let record = self.serial.get_or_init(|| {
-                Arc::new(SerialRecord {
-                    quitter: self.quitter.clone(),
-                    task: Mutex::new(self.quitter.serial_task_at(self.spawned_at)),
-                })
-            });
-            let mut task = record.task();
-            // Busy only if the last request's body is still alive.
-            if !task.is_running() {
-                return task
-                    .start(write_name)
-                    .then(|| RequestTask::Serial(record.clone()));
-            }
-        }
-        // `METHOD /path`, built by hand: `format!` costs more than the rest
-        // of the name's work (measured with callgrind).
-        let mut name = String::new();
-        write_name(&mut name);
-        let task = self
-            .quitter
-            .track_future_at(name, pending(), self.spawned_at)
-            .ok()?;
-        Some(RequestTask::Own(Box::pin(if self.quitter.is_abortable() {
-            // Nothing to cancel: the task is the request's name tag, and
-            // an abort drops it with the connection.
-            task.abort_by(OnAbort::Wake(noop_waker()))
-        } else {
-            task
-        })))
+        });
+        started.then(|| RequestTask {
+            task: Some(task),
+            home: home.cloned(),
+        })
     }
 }
 
 /// A request's task, carried by its response future and then its body
 /// until it ends (dropped).
-enum RequestTask {
-    /// The connection's shared record (HTTP/1), started for this request;
-    /// dropping this ends it.
-    Serial(Arc<SerialRecord>),
-    /// A task of its own: a tracked token that never completes by itself,
-    /// boxed so that it can move into the body once listed (at the
-    /// response future's first poll).
-    Own(Pin<Box<Tracked<Pending<()>>>>),
+struct RequestTask {
+    /// Started for this request; `None` only while dropped.
+    task: Option<SerialTask>,
+    /// Where the record goes back to when the request ends.
+    home: Option<Arc<Records>>,
 }
 
 impl RequestTask {
-    /// Lists an own task (the shared record is listed when started).
-    fn list(&mut self, cx: &mut Context<'_>) {
-        if let RequestTask::Own(task) = self {
-            // Lists the task; `pending()` itself does nothing.
-            let _ = task.as_mut().poll(cx);
-        }
+    /// The quitter the request is tracked by (its connection's).
+    fn quitter(&self) -> Option<&Quitter> {
+        self.task.as_ref().map(SerialTask::quitter)
     }
 }
 
 impl Drop for RequestTask {
+    /// Ends the request's task, and gives its record back.
     fn drop(&mut self) {
-        if let RequestTask::Serial(record) = self {
-            record.task().end();
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        task.end();
+        if let Some(home) = &self.home {
+            home.give_back(task);
         }
     }
 }
@@ -180,17 +180,12 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for Tracking<S> 
             request.version(),
             Version::HTTP_09 | Version::HTTP_10 | Version::HTTP_11
         );
-        let task = self.track(request.method().as_str(), request.uri().path(), http1);
+        let task = self.track(request.method().as_str(), request.uri().path());
         if self.quitter_in_extensions {
             request.extensions_mut().insert(self.quitter.clone());
         }
-        // HTTP/1 asks, when the head is ready, whether to send
-        // `Connection: close`: the shared record's quitter, else a handle.
-        let serial = matches!(task, Some(RequestTask::Serial(_)));
         TrackingResponse {
             task,
-            listed: false,
-            draining: (http1 && !serial).then(|| self.quitter.clone()),
             http1,
             response: self.inner.call(request),
         }
@@ -201,12 +196,9 @@ pin_project! {
     /// The response future of [`Tracking`]: the inner service's, with the
     /// request's task beside it.
     pub struct TrackingResponse<F> {
-        // The request's task (`None` if refused), handed to the body.
+        // The request's task (`None` if refused: the quitter has quit),
+        // handed to the body.
         task: Option<RequestTask>,
-        listed: bool,
-        // HTTP/1 without the shared record: the quitter to ask, when the
-        // head is ready, whether to send `Connection: close`.
-        draining: Option<Quitter>,
         http1: bool,
         #[pin]
         response: F,
@@ -222,19 +214,15 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if !*this.listed {
-            *this.listed = true;
-            if let Some(task) = this.task {
-                task.list(cx);
-            }
-        }
         let output = std::task::ready!(this.response.poll(cx));
         let task = this.task.take();
-        let draining = match (&task, this.draining.take()) {
-            (Some(RequestTask::Serial(record)), _) => *this.http1 && record.quitter.is_draining(),
-            (_, Some(quitter)) => quitter.is_draining(),
-            _ => false,
-        };
+        // HTTP/1 sends `Connection: close` once draining (a refused
+        // task: the quitter has quit, so it is draining).
+        let draining = *this.http1
+            && task
+                .as_ref()
+                .and_then(RequestTask::quitter)
+                .map_or(true, Quitter::is_draining);
         Poll::Ready(output.map(|mut response| {
             if draining && response.status() != StatusCode::SWITCHING_PROTOCOLS {
                 let close = HeaderValue::from_static("close");

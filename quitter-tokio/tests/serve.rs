@@ -575,10 +575,30 @@ async fn an_abort_at_the_deadline_cuts_the_connection_and_names_the_request() {
 async fn an_abort_cuts_http2_streams_in_flight_and_names_them() {
     let mut server = start().await;
     let mut client = h2(server.addr).await;
+    // Four streams in flight at once, then done: their task records are
+    // kept for the next streams (more than those will use).
+    let mut before = Vec::new();
+    for _ in 0..4 {
+        before.push(client.send("/slow").await);
+    }
+    for _ in 0..4 {
+        server.entered().await;
+    }
+    server.release.add_permits(4);
+    for stream in before {
+        assert_eq!(body(response(stream).await).await, "slow done");
+    }
     let first = client.send("/slow").await;
     let second = client.send("/slow").await;
     let path = server.entered().await;
     assert_eq!(server.entered().await, path, "one connection, two streams");
+    // In flight: the two streams by name, nothing left of those before
+    // (their records are kept unlisted).
+    let report = server.root.live_tasks();
+    let tasks = report.tasks_of(&path).unwrap();
+    let mut names: Vec<_> = tasks.iter().map(|t| &*t.name).collect();
+    names.sort();
+    assert_eq!(names, ["GET /slow", "GET /slow", "connection"], "{report}");
 
     server.root.quit();
     assert!(server.root.abort());
