@@ -16,21 +16,26 @@
 //!   [`Quitter::track_future`] drops what it was given.) It is listed when
 //!   the request comes, on the connection's thread, and moves from the
 //!   response future to the body;
-//! - a request's record ([`SerialTask`]) is reused: it goes back to its
-//!   connection when the request ends, and the next request takes it (up
-//!   to [`FREE_RECORDS`] are kept: as many as were in flight at once), so
-//!   an HTTP/1 connection's requests share one record and an HTTP/2
-//!   connection's streams a few, and tracking a request allocates nothing
-//!   once its connection has served a few. A connection that serves a
-//!   single request (as under churn) never makes the list;
+//! - a request's record ([`SerialTask`]) is reused: from a connection's
+//!   second request on, it goes back to its connection when the request
+//!   ends, and the next request takes it (up to [`FREE_RECORDS`] are kept,
+//!   each named at most [`KEPT_NAME`] bytes), so an HTTP/1 connection's
+//!   later requests share one record and an HTTP/2 connection's streams a
+//!   few, and tracking a request allocates nothing once its connection has
+//!   served a few. A connection's first request's record is used once (a
+//!   connection that serves a single request, as under churn, never makes
+//!   the list);
 //! - an HTTP/1 response gets `Connection: close` if the quitter is draining
 //!   when the response is ready (not when the request came: a drain that
 //!   starts during a long request still sends its client away);
 //! - if the connection is aborted (cut at a deadline: the adapters' `serve`
 //!   makes its quitter abortable) while a request is in flight, the
-//!   request's task ends as its connection is dropped, and is reported as
-//!   aborted, by its name (method and path) and age. (It has nothing to
-//!   cancel itself: whatever runs it is cancelled with its connection.)
+//!   request's task ends when what carries it is dropped (the connection,
+//!   or for an HTTP/2 stream its executor task, which sees the connection
+//!   gone), and is reported as aborted, by its name (method and path) and
+//!   age. (It has nothing to cancel itself: whatever runs it is cancelled
+//!   with its connection.) A request that ends after the abort and before
+//!   its connection is cut counts as aborted too.
 
 use std::cell::{Cell, OnceCell};
 use std::future::Future;
@@ -67,8 +72,12 @@ pub struct Tracking<S> {
 }
 
 /// At most this many free task records are kept per connection (as many
-/// as it had requests in flight at once, up to this).
+/// as it had requests in flight at once, the first aside, up to this).
 const FREE_RECORDS: usize = 16;
+
+/// A record whose name (`METHOD /path`) was longer than this is not kept:
+/// its buffer would stay that large for the connection's life.
+const KEPT_NAME: usize = 256;
 
 /// The task records of one connection's requests that are not in use. A
 /// request takes one (or makes one) and gives it back when it ends: after
@@ -87,6 +96,7 @@ impl Records {
 
     /// Keeps `task` (ended) for a later request, unless enough are kept.
     fn give_back(&self, task: SerialTask) {
+        debug_assert!(!task.is_running(), "a record is given back ended");
         let mut free = self.free();
         if free.len() < FREE_RECORDS {
             free.push(task);
@@ -128,15 +138,16 @@ impl<S> Tracking<S> {
         });
         let reused = home.and_then(|records| records.free().pop());
         let mut task = reused.unwrap_or_else(|| self.quitter.serial_task_at(self.spawned_at));
+        let length = method.len() + 1 + path.len();
         let started = task.start(|name| {
-            name.reserve(method.len() + 1 + path.len());
+            name.reserve(length);
             name.push_str(method);
             name.push(' ');
             name.push_str(path);
         });
         started.then(|| RequestTask {
             task: Some(task),
-            home: home.cloned(),
+            home: home.filter(|_| length <= KEPT_NAME).cloned(),
         })
     }
 }

@@ -612,30 +612,10 @@ fn an_abort_cuts_http2_streams_in_flight_and_names_them() {
     smol::block_on(async {
         let mut server = start().await;
         let mut client = h2(server.addr).await;
-        // Four streams in flight at once, then done: their task records are
-        // kept for the next streams (more than those will use).
-        let mut before = Vec::new();
-        for _ in 0..4 {
-            before.push(client.send("/slow").await);
-        }
-        for _ in 0..4 {
-            server.entered().await;
-        }
-        server.release.add_permits(4);
-        for stream in before {
-            assert_eq!(body(response(stream).await).await, "slow done");
-        }
         let first = client.send("/slow").await;
         let second = client.send("/slow").await;
         let path = server.entered().await;
         assert_eq!(server.entered().await, path, "one connection, two streams");
-        // In flight: the two streams by name, nothing left of those before
-        // (their records are kept unlisted).
-        let report = server.root.live_tasks();
-        let tasks = report.tasks_of(&path).unwrap();
-        let mut names: Vec<_> = tasks.iter().map(|t| &*t.name).collect();
-        names.sort();
-        assert_eq!(names, ["GET /slow", "GET /slow", "connection"], "{report}");
 
         server.root.quit();
         assert!(server.root.abort());
@@ -671,5 +651,53 @@ fn the_quitter_is_in_the_extensions_only_when_asked() {
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(body(response).await, "no quitter in the extensions");
         server.quit_and_wait_done().await;
+    });
+}
+
+#[test]
+fn http2_streams_reuse_their_task_records_and_only_those_in_flight_are_listed() {
+    smol::block_on(async {
+        let mut server = start().await;
+        let mut client = h2(server.addr).await;
+        // Six streams in flight at once, then done: the records of the last
+        // five are kept for the next streams (the first's is used once).
+        let mut before = Vec::new();
+        for _ in 0..6 {
+            before.push(client.send("/slow").await);
+        }
+        let path = server.entered().await;
+        for _ in 1..6 {
+            assert_eq!(server.entered().await, path, "one connection");
+        }
+        server.release.add_permits(6);
+        for stream in before {
+            assert_eq!(body(response(stream).await).await, "slow done");
+        }
+        // Two kept records in use: the other three stay kept, unlisted.
+        let first = client.send("/slow?again").await;
+        let second = client.send("/slow?again").await;
+        assert_eq!(server.entered().await, path);
+        assert_eq!(server.entered().await, path);
+        let report = server.root.live_tasks();
+        let tasks = report.tasks_of(&path).unwrap();
+        let mut names: Vec<_> = tasks.iter().map(|t| &*t.name).collect();
+        names.sort();
+        assert_eq!(names, ["GET /slow", "GET /slow", "connection"], "{report}");
+        assert!(tasks.iter().all(|task| task.age.is_some()), "{report}");
+
+        server.release.add_permits(2);
+        for stream in [first, second] {
+            assert_eq!(body(response(stream).await).await, "slow done");
+        }
+        let report = server.root.live_tasks();
+        let names: Vec<_> = report
+            .tasks_of(&path)
+            .unwrap()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        assert_eq!(names, ["connection"], "{report}");
+        server.root.quit();
+        bounded("main to be done", server.root.done()).await;
     });
 }
