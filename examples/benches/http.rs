@@ -15,6 +15,9 @@
 //! ```text
 //! cargo bench -p quitter-examples --bench http
 //! QUITTER_BENCH_QUICK=1 cargo bench -p quitter-examples --bench http
+//! QUITTER_BENCH_ONLY=h2 cargo bench -p quitter-examples --bench http   # some scenarios: h1, churn, h2
+//! QUITTER_BENCH_WORKERS=1 cargo bench -p quitter-examples --bench http  # server workers (default 2)
+//! QUITTER_BENCH_AA=bare cargo bench -p quitter-examples --bench http    # A/A: bare against bare (or quitter)
 //! ```
 //!
 //! Scenarios:
@@ -86,23 +89,32 @@ fn main() {
         (45, Duration::from_millis(300))
     };
     let started = Instant::now();
+    let workers = std::env::var("QUITTER_BENCH_WORKERS")
+        .ok()
+        .and_then(|workers| workers.parse().ok())
+        .unwrap_or(2);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .expect("server runtime");
     let root = Quitter::new("bench");
     let http = root.child("http").expect("a fresh root");
+    // An A/A run (`QUITTER_BENCH_AA=bare` or `quitter`: both columns
+    // the same server) measures the harness's own error.
+    let same = std::env::var("QUITTER_BENCH_AA").ok();
     let (bare, served) = runtime.block_on(async {
-        let bare = start_bare().await;
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let served = listener.local_addr().expect("local addr");
-        quitter_tokio::http::serve(listener, &http, service_fn(handle)).expect("serve");
-        (bare, served)
+        let serve = || async { start_quitter(&http).await };
+        match same.as_deref() {
+            None => (start_bare().await, serve().await),
+            Some("bare") => (start_bare().await, start_bare().await),
+            Some("quitter") => (serve().await, serve().await),
+            Some(other) => panic!("QUITTER_BENCH_AA=bare or quitter, got {other:?}"),
+        }
     });
 
-    println!("http bench: {rounds} rounds x {duration:?} per variant, server on 2 workers");
+    println!("http bench: {rounds} rounds x {duration:?} per variant, server on {workers} workers");
     println!(
         "{:<26} {:>12} {:>14} {:>7} {:>7}   {:<18}   {:>6} {:>6} {:>7}",
         "scenario",
@@ -116,7 +128,7 @@ fn main() {
         "cpu"
     );
     println!("{:>100}", "server CPU µs per request, ratio");
-    for scenario in [Scenario::KeepAlive, Scenario::Churn, Scenario::Http2] {
+    for scenario in scenarios() {
         // Warm-up, not counted.
         load(bare, scenario, duration / 4);
         load(served, scenario, duration / 4);
@@ -169,6 +181,25 @@ fn main() {
     println!("total {:.1?}", started.elapsed());
 }
 
+/// The scenarios to run: all, or those named in `QUITTER_BENCH_ONLY`
+/// (`h1`, `churn`, `h2`, comma-separated).
+fn scenarios() -> Vec<Scenario> {
+    match std::env::var("QUITTER_BENCH_ONLY") {
+        Ok(only) => only.split(',').map(scenario_named).collect(),
+        Err(_) => vec![Scenario::KeepAlive, Scenario::Churn, Scenario::Http2],
+    }
+}
+
+/// A scenario by its short name: `h1`, `churn` or `h2`.
+fn scenario_named(name: &str) -> Scenario {
+    match name {
+        "h1" => Scenario::KeepAlive,
+        "churn" => Scenario::Churn,
+        "h2" => Scenario::Http2,
+        other => panic!("scenario h1, churn or h2, got {other:?}"),
+    }
+}
+
 /// `QUITTER_BENCH_FIXED=VARIANT,SCENARIO,N` (`bare` or `quitter`; `h1`,
 /// `churn` or `h2`): one variant serves `N` requests of one scenario, client
 /// and server on one current-thread runtime, and the process ends. Made for
@@ -185,12 +216,7 @@ fn fixed(spec: &str) {
     let [variant, scenario, count] = parts[..] else {
         panic!("QUITTER_BENCH_FIXED=VARIANT,SCENARIO,N, got {spec:?}");
     };
-    let scenario = match scenario {
-        "h1" => Scenario::KeepAlive,
-        "churn" => Scenario::Churn,
-        "h2" => Scenario::Http2,
-        other => panic!("scenario h1, churn or h2, got {other:?}"),
-    };
+    let scenario = scenario_named(scenario);
     let count: i64 = count.parse().expect("N, a number");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -200,18 +226,21 @@ fn fixed(spec: &str) {
     let served = runtime.block_on(async {
         let addr = match variant {
             "bare" => start_bare().await,
-            "quitter" => {
-                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-                let addr = listener.local_addr().expect("local addr");
-                let http = root.child("http").expect("a fresh root");
-                quitter_tokio::http::serve(listener, &http, service_fn(handle)).expect("serve");
-                addr
-            }
+            "quitter" => start_quitter(&root.child("http").expect("a fresh root")).await,
             other => panic!("variant bare or quitter, got {other:?}"),
         };
         run_clients(addr, scenario, &Until::requests(count)).await
     });
     println!("{variant} {}: {served} requests served", scenario.name());
+}
+
+/// Serves `handle` through `quitter_tokio::http::serve` on a new port,
+/// tracked by `http`; returns the address.
+async fn start_quitter(http: &Quitter) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    quitter_tokio::http::serve(listener, http, service_fn(handle)).expect("serve");
+    addr
 }
 
 /// Runs the load client for `duration` in its own thread and runtime;

@@ -80,3 +80,40 @@ fn a_name_that_panics_leaves_no_task_running_and_nothing_held() {
     assert!(root.is_done(), "a hold was left taken");
     assert!(!requests.start(|name| name.push_str("GET /late")));
 }
+
+#[test]
+fn a_task_started_unlisted_counts_at_once_and_is_named_where_it_is_listed() {
+    let root = Quitter::new("main");
+    let connection = root.child("conn").unwrap();
+    let mut stream = connection.serial_task();
+    // Started on this thread (the connection's): counted, not named.
+    assert!(stream.start_unlisted(|name| name.push_str("GET /stream")));
+    let before = root.snapshot();
+    let conn = before.quitter("main/conn").unwrap();
+    assert_eq!((conn.tasks.len(), conn.unpolled), (0, 1), "{before}");
+    root.quit();
+    assert!(!root.is_done(), "the started task holds the quit open");
+
+    // Listed and ended on another thread (the stream's), as an HTTP/2
+    // stream's executor task does; the quit meanwhile does not refuse it.
+    let (listed_tx, listed_rx) = std::sync::mpsc::channel();
+    let (end_tx, end_rx) = std::sync::mpsc::channel::<()>();
+    let runner = std::thread::spawn(move || {
+        stream.list();
+        listed_tx.send(()).unwrap();
+        end_rx.recv().unwrap();
+        stream.end();
+        stream
+    });
+    listed_rx.recv().unwrap();
+    let during = root.snapshot();
+    let conn = during.quitter("main/conn").unwrap();
+    assert_eq!(conn.unpolled, 0, "{during}");
+    assert_eq!(conn.tasks.len(), 1, "{during}");
+    assert_eq!(conn.tasks[0].name, "GET /stream");
+    end_tx.send(()).unwrap();
+    let stream = runner.join().unwrap();
+    assert!(!stream.is_running());
+    assert!(root.is_done());
+    assert_eq!(root.snapshot().task_count(), 0);
+}

@@ -92,15 +92,33 @@ impl Protocol {
 }
 
 impl<T: Read + Unpin> Read for Sniffed<T> {
+    #[inline]
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        mut buf: ReadBufCursor<'_>,
+        buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if this.matched == DECIDED {
             return Pin::new(&mut this.io).poll_read(cx, buf);
         }
+        this.poll_read_undecided(cx, buf)
+    }
+}
+
+impl<T: Read + Unpin> Sniffed<T> {
+    /// A read while the protocol is not known yet: through our buffer, to
+    /// look at it. Out of line, so that the pass-through read above stays
+    /// small (it is on every request's path; this, a connection's first
+    /// read or two).
+    #[cold]
+    #[inline(never)]
+    fn poll_read_undecided(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self;
         let mut scratch = [MaybeUninit::<u8>::uninit(); SCRATCH];
         let room = buf.remaining().min(SCRATCH);
         let mut ours = ReadBuf::uninit(&mut scratch[..room]);

@@ -4,8 +4,10 @@
 //! close while draining.
 //!
 //! Invariants:
-//! - a request is tracked (named `METHOD /path`) before the inner service
-//!   is called, so a handler that hangs in its very first poll is named;
+//! - a request is tracked (counted, and named `METHOD /path`) before the
+//!   inner service is called, and listed (so a report names it) at the
+//!   first poll of its response, before the inner future's: a handler that
+//!   hangs in its very first poll is named;
 //!   the task lives until the response's body has ended ([`TrackedBody`]:
 //!   its last frame, an error, or dropped), so a request whose head went
 //!   out but whose body is still coming (a slow or streamed response) is
@@ -13,9 +15,10 @@
 //! - tracking never costs a request: once the quitter has quit, the task is
 //!   refused and the request is served untracked. (So the task is a
 //!   record next to the response future, not the future itself: a refused
-//!   [`Quitter::track_future`] drops what it was given.) It is listed when
-//!   the request comes, on the connection's thread, and moves from the
-//!   response future to the body;
+//!   [`Quitter::track_future`] drops what it was given.) It is started when
+//!   the request comes, on the connection's thread, listed on the thread
+//!   that polls the response (an HTTP/2 stream's executor task), which is
+//!   where it ends, and moves from the response future to the body;
 //! - a request's record ([`SerialTask`]) is reused: from a connection's
 //!   second request on, it goes back to its connection when the request
 //!   ends, and the next request takes it (up to [`FREE_RECORDS`] are kept,
@@ -46,7 +49,7 @@ use std::task::{Context, Poll};
 
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{HeaderValue, CONNECTION};
-use hyper::{Request, Response, StatusCode, Version};
+use hyper::{HeaderMap, Request, Response, StatusCode, Version};
 use pin_project_lite::pin_project;
 use quitter_core::{Quitter, SerialTask};
 
@@ -139,7 +142,7 @@ impl<S> Tracking<S> {
         let reused = home.and_then(|records| records.free().pop());
         let mut task = reused.unwrap_or_else(|| self.quitter.serial_task_at(self.spawned_at));
         let length = method.len() + 1 + path.len();
-        let started = task.start(|name| {
+        let started = task.start_unlisted(|name| {
             name.reserve(length);
             name.push_str(method);
             name.push(' ');
@@ -165,6 +168,15 @@ impl RequestTask {
     /// The quitter the request is tracked by (its connection's).
     fn quitter(&self) -> Option<&Quitter> {
         self.task.as_ref().map(SerialTask::quitter)
+    }
+
+    /// Lists the request (see [`SerialTask::start_unlisted`]): on the
+    /// thread that runs it, at the first poll of its response.
+    #[inline]
+    fn list(&mut self) {
+        if let Some(task) = &mut self.task {
+            task.list();
+        }
     }
 }
 
@@ -225,23 +237,41 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        if let Some(task) = this.task {
+            task.list();
+        }
         let output = std::task::ready!(this.response.poll(cx));
         let task = this.task.take();
-        // HTTP/1 sends `Connection: close` once draining (a refused
-        // task: the quitter has quit, so it is draining).
-        let draining = *this.http1
-            && task
-                .as_ref()
-                .and_then(RequestTask::quitter)
-                .map_or(true, Quitter::is_draining);
         Poll::Ready(output.map(|mut response| {
-            if draining && response.status() != StatusCode::SWITCHING_PROTOCOLS {
-                let close = HeaderValue::from_static("close");
-                response.headers_mut().insert(CONNECTION, close);
+            if *this.http1 {
+                let status = response.status();
+                close_if_draining(status, response.headers_mut(), task.as_ref());
             }
             response.map(|body| TrackedBody::new(body, task))
         }))
     }
+}
+
+/// HTTP/1: asks the client to close (`Connection: close`) if the
+/// connection's quitter is draining (a refused task: the quitter has quit,
+/// so it is draining), unless the response switches protocols. Out of line
+/// and not generic over the body: every request's path (HTTP/2's too)
+/// stays small in the instruction cache.
+#[inline(never)]
+fn close_if_draining(status: StatusCode, headers: &mut HeaderMap, task: Option<&RequestTask>) {
+    let draining = task
+        .and_then(RequestTask::quitter)
+        .map_or(true, Quitter::is_draining);
+    if draining && status != StatusCode::SWITCHING_PROTOCOLS {
+        close(headers);
+    }
+}
+
+/// Adds `Connection: close`.
+#[cold]
+#[inline(never)]
+fn close(headers: &mut HeaderMap) {
+    headers.insert(CONNECTION, HeaderValue::from_static("close"));
 }
 
 pin_project! {

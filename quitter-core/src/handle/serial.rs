@@ -68,9 +68,44 @@ impl SerialTask {
     /// age from now. A task still running is ended first. `false` (and
     /// nothing runs) once the quitter has quit.
     pub fn start(&mut self, name: impl FnOnce(&mut String)) -> bool {
+        let running = self.start_unlisted(name);
+        self.list();
+        running
+    }
+
+    /// Starts the next task as [`start`](Self::start) does, but lists it
+    /// (so that a report names it, its age from then) only at
+    /// [`list`](Self::list); it counts at once (the quitter is not done
+    /// before it ends; a snapshot counts it as not yet polled). For a task
+    /// started on one thread and run on another, such as an HTTP/2
+    /// stream, which its connection starts and an executor task runs:
+    /// listed and ended on the thread that runs it, it touches that
+    /// thread's registry shard only.
+    ///
+    /// ```
+    /// use quitter_core::Quitter;
+    ///
+    /// let connection = Quitter::new("127.0.0.1:50312");
+    /// let mut stream = connection.serial_task();
+    /// assert!(stream.start_unlisted(|name| name.push_str("GET /")));
+    /// assert_eq!(connection.snapshot().quitters[0].unpolled, 1); // counted, not named yet
+    /// stream.list(); // on the thread that runs the stream
+    /// assert_eq!(connection.snapshot().quitters[0].tasks[0].name, "GET /");
+    /// stream.end();
+    /// assert_eq!(connection.snapshot().task_count(), 0);
+    /// ```
+    pub fn start_unlisted(&mut self, name: impl FnOnce(&mut String)) -> bool {
         self.end();
         self.running = self.slot.as_mut().restart(self.quitter.node(), name);
         self.running
+    }
+
+    /// Lists the running task, on this thread's shard of its quitter's
+    /// registry: a report names it from now on. Does nothing if it is
+    /// listed already or no task runs.
+    #[inline]
+    pub fn list(&mut self) {
+        self.slot.as_mut().list();
     }
 
     /// Ends the running task, if any; recorded as aborted if its quitter

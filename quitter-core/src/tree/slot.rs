@@ -71,12 +71,13 @@ impl TaskSlot {
     }
 
     /// Starts the next task in the slot, ending the one it holds first
-    /// (if any): renames the entry (`name` writes into the reused buffer),
-    /// takes a hold on `node` and lists the entry in `node`'s registry.
-    /// `false` if the node has quit (nothing is held). `node` may differ
-    /// from the last one: `end` unlisted the entry from that node's
-    /// registry before releasing its hold, so the entry is only ever
-    /// listed in the registry of the node it holds.
+    /// (if any): renames the entry (`name` writes into the reused buffer)
+    /// and takes a hold on `node`; the task counts at once, and is listed
+    /// in `node`'s registry by [`list`](Self::list). `false` if the node
+    /// has quit (nothing is held). `node` may differ from the last one:
+    /// `end` unlisted the entry from that node's registry before releasing
+    /// its hold, so the entry is only ever listed in the registry of the
+    /// node it holds.
     pub(crate) fn restart(
         mut self: Pin<&mut Self>,
         node: &Arc<Node>,
@@ -89,8 +90,7 @@ impl TaskSlot {
         let Some(hold) = NodeHold::take(node) else {
             return false;
         };
-        *self.as_mut().project().hold = Some(hold);
-        self.list();
+        *self.project().hold = Some(hold);
         true
     }
 
