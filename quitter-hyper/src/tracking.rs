@@ -317,3 +317,96 @@ impl<B: Body> Body for TrackedBody<B> {
         self.body.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection's tracking with no service (only `track` is used).
+    fn tracking(quitter: &Quitter) -> Tracking<()> {
+        Tracking::new((), quitter.clone(), Location::caller(), ServeOptions::new())
+    }
+
+    fn kept(tracking: &Tracking<()>) -> usize {
+        tracking
+            .records
+            .get()
+            .map_or(0, |records| records.free().len())
+    }
+
+    #[test]
+    fn a_connection_keeps_at_most_its_cap_of_free_records() {
+        let connection = Quitter::new("127.0.0.1:50312");
+        let tracking = tracking(&connection);
+        drop(tracking.track("GET", "/first"));
+        assert_eq!(
+            kept(&tracking),
+            0,
+            "the first request's record is used once"
+        );
+
+        // More in flight at once than are kept: each makes a record.
+        let in_flight: Vec<_> = (0..FREE_RECORDS + 4)
+            .map(|_| tracking.track("GET", "/").expect("not quit"))
+            .collect();
+        assert_eq!(connection.snapshot().task_count(), FREE_RECORDS + 4);
+        drop(in_flight);
+        assert_eq!(kept(&tracking), FREE_RECORDS);
+        assert_eq!(connection.snapshot().task_count(), 0);
+
+        // The next requests take kept records.
+        let again = tracking.track("POST", "/again").expect("not quit");
+        assert_eq!(kept(&tracking), FREE_RECORDS - 1);
+        drop(again);
+        assert_eq!(kept(&tracking), FREE_RECORDS);
+    }
+
+    #[test]
+    fn a_record_named_longer_than_kept_names_is_not_kept() {
+        let connection = Quitter::new("127.0.0.1:50312");
+        let tracking = tracking(&connection);
+        drop(tracking.track("GET", "/first"));
+        let long = format!("/{}", "a".repeat(KEPT_NAME));
+        let request = tracking.track("GET", &long).expect("not quit");
+        assert_eq!(connection.snapshot().quitters[0].unpolled, 1);
+        drop(request);
+        assert_eq!(kept(&tracking), 0, "its buffer would stay that large");
+        drop(tracking.track("GET", "/short"));
+        assert_eq!(kept(&tracking), 1);
+        assert_eq!(connection.snapshot().task_count(), 0);
+    }
+
+    #[test]
+    fn http1_responses_ask_to_close_once_draining_or_refused() {
+        let connection = Quitter::new("127.0.0.1:50312");
+        let tracking = tracking(&connection);
+        let closes = |task: Option<&RequestTask>, status| {
+            let mut headers = HeaderMap::new();
+            close_if_draining(status, &mut headers, task);
+            headers
+                .get(CONNECTION)
+                .map(|value| value.to_str().unwrap().to_owned())
+        };
+        let serving = tracking.track("GET", "/").expect("not quit");
+        assert_eq!(closes(Some(&serving), StatusCode::OK), None);
+        assert!(connection.start_draining());
+        assert_eq!(
+            closes(Some(&serving), StatusCode::OK).as_deref(),
+            Some("close")
+        );
+        let upgrade = StatusCode::SWITCHING_PROTOCOLS;
+        assert_eq!(closes(Some(&serving), upgrade), None);
+        // A request refused its task (the quitter has quit) closes too.
+        assert_eq!(closes(None, StatusCode::OK).as_deref(), Some("close"));
+    }
+
+    #[test]
+    fn a_request_after_the_quit_is_served_untracked() {
+        let connection = Quitter::new("127.0.0.1:50312");
+        let tracking = tracking(&connection);
+        drop(tracking.track("GET", "/first"));
+        connection.quit();
+        assert!(tracking.track("GET", "/late").is_none());
+        assert!(connection.is_done());
+    }
+}
