@@ -89,10 +89,9 @@ fn main() {
         (45, Duration::from_millis(300))
     };
     let started = Instant::now();
-    let workers = std::env::var("QUITTER_BENCH_WORKERS")
-        .ok()
-        .and_then(|workers| workers.parse().ok())
-        .unwrap_or(2);
+    let workers = std::env::var("QUITTER_BENCH_WORKERS").map_or(2, |workers| {
+        workers.parse().expect("QUITTER_BENCH_WORKERS=N, a number")
+    });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -102,7 +101,8 @@ fn main() {
     let root = Quitter::new("bench");
     let http = root.child("http").expect("a fresh root");
     // An A/A run (`QUITTER_BENCH_AA=bare` or `quitter`: both columns
-    // the same server) measures the harness's own error.
+    // the same server, under their usual labels) measures the harness's
+    // own error.
     let same = std::env::var("QUITTER_BENCH_AA").ok();
     let (bare, served) = runtime.block_on(async {
         let serve = || async { start_quitter(&http).await };

@@ -117,3 +117,24 @@ fn a_task_started_unlisted_counts_at_once_and_is_named_where_it_is_listed() {
     assert!(root.is_done());
     assert_eq!(root.snapshot().task_count(), 0);
 }
+
+#[test]
+fn a_reused_record_ended_before_it_is_listed_has_no_age_of_the_last_task() {
+    let root = Quitter::new("main");
+    root.make_abortable();
+    let connection = root.child("conn").unwrap();
+    let mut stream = connection.serial_task();
+    assert!(stream.start(|name| name.push_str("GET /old")));
+    stream.end();
+    // The record is reused for a stream that never runs: the abort cuts
+    // it before its first poll, and its age is not the last task's.
+    assert!(stream.start_unlisted(|name| name.push_str("GET /new")));
+    assert_eq!(stream.info().age, None, "no age before it is listed");
+    root.quit();
+    assert!(root.abort());
+    drop(stream);
+    let aborted = root.aborted();
+    assert_eq!(aborted.len(), 1, "{aborted:?}");
+    assert_eq!(aborted[0].task.name, "GET /new");
+    assert_eq!(aborted[0].task.age, None, "not the last task's age");
+}

@@ -355,9 +355,7 @@ fn a_tracked_future_counts_at_once_and_is_listed_from_its_first_poll() {
     assert_eq!(report.quitters[0].unpolled, 2);
     assert_eq!(report.task_count(), 2);
     assert!(
-        report
-            .to_string()
-            .contains("2 spawned task(s) never polled yet"),
+        report.to_string().contains("2 task(s) not polled yet"),
         "{report}"
     );
 

@@ -24,9 +24,13 @@
 //! Running:
 //! - every accepted connection is a task of its own child quitter (named by
 //!   the peer's address); every request in flight is a task of that child,
-//!   named `METHOD /path` (no query), from the call of the service until
-//!   its response body has ended (so a slow or streamed response is
-//!   still the request in flight, with its age);
+//!   counted from the call of the service and named `METHOD /path` (no
+//!   query, its age from then) from its response's first poll, until its
+//!   response body has ended (so a slow or streamed response is still the
+//!   request in flight, with its age). An HTTP/2 stream whose executor
+//!   task has not run yet (say, every worker is stuck) is only counted, as
+//!   "task(s) not polled yet"; an HTTP/1 request's response is polled in
+//!   the same pass as the call;
 //! - handlers learn of the quit from the quitter given to `serve` (captured
 //!   in the service: it drains and quits with every connection), or, with
 //!   [`ServeOptions::quitter_in_extensions`], from the connection's quitter

@@ -111,20 +111,18 @@ impl<T: Read + Unpin> Sniffed<T> {
     /// look at it. Out of line, so that the pass-through read above stays
     /// small (it is on every request's path; this, a connection's first
     /// read or two).
-    #[cold]
     #[inline(never)]
     fn poll_read_undecided(
         &mut self,
         cx: &mut Context<'_>,
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self;
         let mut scratch = [MaybeUninit::<u8>::uninit(); SCRATCH];
         let room = buf.remaining().min(SCRATCH);
         let mut ours = ReadBuf::uninit(&mut scratch[..room]);
-        ready!(Pin::new(&mut this.io).poll_read(cx, ours.unfilled()))?;
+        ready!(Pin::new(&mut self.io).poll_read(cx, ours.unfilled()))?;
         let read = ours.filled();
-        this.look_at(read);
+        self.look_at(read);
         buf.put_slice(read);
         Poll::Ready(Ok(()))
     }

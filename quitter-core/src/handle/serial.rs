@@ -79,8 +79,11 @@ impl SerialTask {
     /// before it ends; a snapshot counts it as not yet polled). For a task
     /// started on one thread and run on another, such as an HTTP/2
     /// stream, which its connection starts and an executor task runs:
-    /// listed and ended on the thread that runs it, it touches that
-    /// thread's registry shard only.
+    /// listed and ended on the thread that runs it, its registry entry is
+    /// touched by that thread only (its count is added on the starting
+    /// thread's word and taken off the ending thread's, as a spawn's). Its
+    /// age counts from the listing: ended before it (aborted, say), it is
+    /// recorded with no age.
     ///
     /// ```
     /// use quitter_core::Quitter;

@@ -46,8 +46,10 @@ pub struct QuitterSnapshot {
     pub state: QuitterState,
     /// Its own live tasks (not its children's), named.
     pub tasks: Vec<TaskInfo>,
-    /// Tracked futures accepted but never polled yet (named from their
-    /// first poll on, so only counted).
+    /// Tasks counted but not listed yet, so only counted: tracked futures
+    /// never polled yet (named from their first poll on), and
+    /// [`SerialTask`](crate::SerialTask)s started unlisted (such as an
+    /// HTTP request whose response was not polled yet).
     pub unpolled: usize,
 }
 
@@ -98,7 +100,7 @@ impl fmt::Display for TreeSnapshot {
             if quitter.unpolled > 0 {
                 writeln!(
                     f,
-                    "{:indent$}  - {} spawned task(s) never polled yet",
+                    "{:indent$}  - {} task(s) not polled yet",
                     "", quitter.unpolled
                 )?;
             }

@@ -114,7 +114,7 @@ impl StageReport {
             if quitter.unpolled > 0 {
                 writeln!(
                     f,
-                    "\t- {}: {} spawned task(s) never polled yet",
+                    "\t- {}: {} task(s) not polled yet",
                     quitter.path, quitter.unpolled
                 )?;
             }

@@ -16,8 +16,10 @@ pub struct QuitterTasks {
     pub path: String,
     /// Its live tasks, one entry per task even when names repeat.
     pub tasks: Vec<TaskInfo>,
-    /// Tracked futures accepted (spawned) but never polled yet: they are
-    /// named from their first poll on, so here they are only counted.
+    /// Tasks counted but not listed yet, so only counted here: tracked
+    /// futures accepted (spawned) but never polled yet (named from their
+    /// first poll on), and [`SerialTask`](crate::SerialTask)s started
+    /// unlisted.
     pub unpolled: usize,
 }
 
@@ -32,7 +34,7 @@ impl fmt::Display for QuitterTasks {
             writeln!(f, "\t- {task}")?;
         }
         if self.unpolled > 0 {
-            writeln!(f, "\t- {} spawned task(s) never polled yet", self.unpolled)?;
+            writeln!(f, "\t- {} task(s) not polled yet", self.unpolled)?;
         }
         Ok(())
     }

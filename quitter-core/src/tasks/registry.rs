@@ -127,6 +127,8 @@ impl TaskEntry {
     pub(crate) fn rename(self: Pin<&mut Self>, write: impl FnOnce(&mut String)) {
         debug_assert!(!self.is_listed(), "renaming a listed task entry");
         let meta = self.project().meta;
+        // The last task's start is not this one's: none until it is listed.
+        meta.started = Started::NOT_YET;
         let mut name = match core::mem::take(&mut meta.name) {
             Cow::Owned(buffer) => buffer,
             Cow::Borrowed(_) => String::new(),

@@ -231,7 +231,8 @@ impl Node {
             .map_or(0, |extra| extra.family.lock().children.len())
     }
 
-    /// Listed tasks plus tracked futures not polled yet.
+    /// Listed tasks plus tasks not listed yet (tracked futures not polled
+    /// yet, serial tasks started unlisted).
     pub(crate) fn task_count(&self) -> usize {
         let listed = self.extra.get().map_or(0, |extra| extra.tasks.len());
         let mut children = Vec::new();
@@ -303,7 +304,7 @@ impl Node {
 
     /// Holds that are neither one of the `listed` tasks nor one of
     /// `children` that is not done: tracked futures accepted but not polled
-    /// yet. Exact when nothing is changing (a hung tree); a task or child
+    /// yet, and serial tasks started but not listed yet. Exact when nothing is changing (a hung tree); a task or child
     /// ending during the count can skew it by one for that instant.
     pub(super) fn unpolled(&self, listed: usize, children: &[Arc<Node>]) -> usize {
         let holding = children
