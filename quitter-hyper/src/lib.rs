@@ -71,6 +71,7 @@
 mod accept;
 mod connection;
 mod kind;
+mod listener;
 mod options;
 mod protocol;
 mod tracking;
@@ -78,6 +79,7 @@ mod tracking;
 pub use accept::accept_until_quit;
 pub use connection::serve_connection;
 pub use kind::{BoxError, HttpService, Hyper, IntoHttpService, Tower};
+pub use listener::{serve_listener, ServeRuntime};
 pub use options::ServeOptions;
 pub use protocol::{Protocol, Sniffed};
 pub use tracking::{TrackedBody, Tracking, TrackingResponse};

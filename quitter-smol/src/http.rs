@@ -39,12 +39,12 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::panic::Location;
-use std::sync::Arc;
 
-use hyper_util::server::conn::auto::Builder;
-use quitter_core::{AlreadyQuit, Quitter};
-use smol::net::TcpListener;
+use quitter_core::{AlreadyQuit, Quitter, Tracked};
+use quitter_hyper::ServeRuntime;
+use smol::net::{TcpListener, TcpStream};
 use smol::Task;
 use smol_hyper::rt::FuturesIo;
 
@@ -97,40 +97,48 @@ pub fn serve_with<S, K>(
 where
     S: IntoHttpService<K>,
 {
-    let name = match listener.local_addr() {
-        Ok(address) => format!("accept {address}"),
-        Err(_) => "accept".to_owned(),
-    };
-    quitter.make_abortable();
+    let local = listener.local_addr();
     // Connections and requests are reported where `serve` was called.
     let location = Location::caller();
     let service = service.into_http_service();
-    let builder = Arc::new(Builder::new(GlobalExecutor));
-    let connections = quitter.clone();
-    let accept_loop = async move {
-        let accept = || async {
-            let (stream, peer) = listener.accept().await?;
-            // Small responses go out at once (no Nagle delay), as HTTP
-            // servers do.
-            let _ = stream.set_nodelay(true);
-            Ok((stream, peer))
-        };
-        let serve = move |connection: &Quitter, stream| {
-            let builder = builder.clone();
-            let (quitter, service) = (connection.clone(), service.clone());
-            let serving = async move {
-                let io = FuturesIo::new(stream);
-                quitter_hyper::serve_connection(&builder, io, quitter, service, location, options)
-                    .await;
-            };
-            let tracked = connection.track_future_at("connection", serving, location)?;
-            smol::spawn(abortable_if(connection, tracked)).detach();
-            Ok(())
-        };
-        quitter_hyper::accept_until_quit(&connections, accept, serve).await
-    };
-    let tracked = quitter.track_future_at(name, accept_loop, location)?;
-    Ok(smol::spawn(abortable_if(quitter, tracked)))
+    let accept_loop =
+        quitter_hyper::serve_listener(Smol, listener, local, quitter, service, options, location)?;
+    Ok(smol::spawn(abortable_if(quitter, accept_loop)))
+}
+
+/// What smol brings to [`quitter_hyper::serve_listener`]: its TCP streams,
+/// their I/O (through `smol-hyper`), and its global executor, for the
+/// connections and HTTP/2's streams.
+struct Smol;
+
+impl ServeRuntime for Smol {
+    type Listener = TcpListener;
+    type Stream = TcpStream;
+    type Io = FuturesIo<TcpStream>;
+    type Executor = GlobalExecutor;
+
+    async fn accept(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, peer) = listener.accept().await?;
+        // Small responses go out at once (no Nagle delay), as HTTP
+        // servers do.
+        let _ = stream.set_nodelay(true);
+        Ok((stream, peer))
+    }
+
+    fn executor(&self) -> GlobalExecutor {
+        GlobalExecutor
+    }
+
+    fn io(stream: TcpStream) -> FuturesIo<TcpStream> {
+        FuturesIo::new(stream)
+    }
+
+    fn spawn_connection<F>(&self, quitter: &Quitter, connection: Tracked<F>)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        smol::spawn(abortable_if(quitter, connection)).detach();
+    }
 }
 
 /// hyper's executor for HTTP/2 streams: smol's global executor, like

@@ -31,14 +31,15 @@
 //! # }
 //! ```
 
+use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::panic::Location;
-use std::sync::Arc;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
-use quitter_core::{AlreadyQuit, Quitter};
-use tokio::net::TcpListener;
+use quitter_core::{AlreadyQuit, Quitter, Tracked};
+use quitter_hyper::ServeRuntime;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::spawn::spawn_tracked;
@@ -93,38 +94,45 @@ pub fn serve_with<S, K>(
 where
     S: IntoHttpService<K>,
 {
-    let name = match listener.local_addr() {
-        Ok(address) => format!("accept {address}"),
-        Err(_) => "accept".to_owned(),
-    };
-    quitter.make_abortable();
+    let local = listener.local_addr();
     // Connections and requests are reported where `serve` was called.
     let location = Location::caller();
     let service = service.into_http_service();
-    let builder = Arc::new(Builder::new(TokioExecutor::new()));
-    let connections = quitter.clone();
-    let accept_loop = async move {
-        let accept = || async {
-            let (stream, peer) = listener.accept().await?;
-            // Small responses go out at once (no Nagle delay), as HTTP
-            // servers do.
-            let _ = stream.set_nodelay(true);
-            Ok((stream, peer))
-        };
-        let serve = move |connection: &Quitter, stream| {
-            let builder = builder.clone();
-            let (quitter, service) = (connection.clone(), service.clone());
-            let serving = async move {
-                let io = TokioIo::new(stream);
-                quitter_hyper::serve_connection(&builder, io, quitter, service, location, options)
-                    .await;
-            };
-            let tracked = connection.track_future_at("connection", serving, location)?;
-            drop(spawn_tracked(connection, tracked));
-            Ok(())
-        };
-        quitter_hyper::accept_until_quit(&connections, accept, serve).await
-    };
-    let tracked = quitter.track_future_at(name, accept_loop, location)?;
-    Ok(spawn_tracked(quitter, tracked))
+    let accept_loop =
+        quitter_hyper::serve_listener(Tokio, listener, local, quitter, service, options, location)?;
+    Ok(spawn_tracked(quitter, accept_loop))
+}
+
+/// What tokio brings to [`quitter_hyper::serve_listener`]: its TCP
+/// streams, their I/O, its executor for HTTP/2 streams, and its spawn.
+struct Tokio;
+
+impl ServeRuntime for Tokio {
+    type Listener = TcpListener;
+    type Stream = TcpStream;
+    type Io = TokioIo<TcpStream>;
+    type Executor = TokioExecutor;
+
+    async fn accept(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, peer) = listener.accept().await?;
+        // Small responses go out at once (no Nagle delay), as HTTP
+        // servers do.
+        let _ = stream.set_nodelay(true);
+        Ok((stream, peer))
+    }
+
+    fn executor(&self) -> TokioExecutor {
+        TokioExecutor::new()
+    }
+
+    fn io(stream: TcpStream) -> TokioIo<TcpStream> {
+        TokioIo::new(stream)
+    }
+
+    fn spawn_connection<F>(&self, quitter: &Quitter, connection: Tracked<F>)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(spawn_tracked(quitter, connection));
+    }
 }
