@@ -1,8 +1,9 @@
 //! quitter's HTTP serving, runtime-free: hyper 1 connections tracked per
 //! connection and per request, and drained losslessly. The runtime
 //! adapters' `http::serve` (quitter-tokio and quitter-smol, feature
-//! `hyper`) bring the listener, the I/O and the spawn; everything they
-//! share is here, so the two cannot drift apart.
+//! `hyper`) bring the listener, the I/O and the spawn (a
+//! [`ServeRuntime`]) to [`serve_listener`]; everything they share is here,
+//! so the two cannot drift apart.
 //!
 //! hyper-util's `auto` connection builder serves HTTP/1.1 and HTTP/2
 //! (prior knowledge, `h2c`) on one port, for any hyper
