@@ -304,8 +304,9 @@ impl Node {
 
     /// Holds that are neither one of the `listed` tasks nor one of
     /// `children` that is not done: tracked futures accepted but not polled
-    /// yet, and serial tasks started but not listed yet. Exact when nothing is changing (a hung tree); a task or child
-    /// ending during the count can skew it by one for that instant.
+    /// yet, and serial tasks started but not listed yet. Exact when nothing
+    /// is changing (a hung tree); a task or child ending during the count
+    /// can skew it by one for that instant.
     pub(super) fn unpolled(&self, listed: usize, children: &[Arc<Node>]) -> usize {
         let holding = children
             .iter()
