@@ -202,15 +202,22 @@ fn scenario_named(name: &str) -> Scenario {
 
 /// `QUITTER_BENCH_FIXED=VARIANT,SCENARIO,N` (`bare` or `quitter`; `h1`,
 /// `churn` or `h2`): one variant serves `N` requests of one scenario, client
-/// and server on one current-thread runtime, and the process ends. Made for
-/// instruction counts, which the machine's noise does not touch:
+/// and server on one current-thread runtime (unless told otherwise, below),
+/// and the process ends. Made for instruction counts, which the machine's
+/// noise does not touch:
 ///
 /// ```text
 /// QUITTER_BENCH_FIXED=quitter,h2,20000 valgrind --tool=callgrind target/release/deps/http-*
 /// ```
 ///
 /// Both variants' runs do the same client work, so the difference of their
-/// totals is the server's.
+/// totals is the server's. With `QUITTER_BENCH_WORKERS=N` the server runs
+/// on its own runtime of `N` workers and the client on a thread of its own,
+/// as in the timed rounds; `valgrind --tool=callgrind --separate-threads=yes`
+/// then counts the server's threads apart from the client's (the share of
+/// the server's own work that quitter adds). Those counts vary a little
+/// from run to run with the threads' interleaving; the single-thread
+/// runs' do not.
 fn fixed(spec: &str) {
     let parts: Vec<&str> = spec.split(',').collect();
     let [variant, scenario, count] = parts[..] else {
@@ -218,6 +225,10 @@ fn fixed(spec: &str) {
     };
     let scenario = scenario_named(scenario);
     let count: i64 = count.parse().expect("N, a number");
+    if let Ok(workers) = std::env::var("QUITTER_BENCH_WORKERS") {
+        let workers = workers.parse().expect("QUITTER_BENCH_WORKERS=N, a number");
+        return fixed_threaded(variant, scenario, count, workers);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -232,6 +243,38 @@ fn fixed(spec: &str) {
         run_clients(addr, scenario, &Until::requests(count)).await
     });
     println!("{variant} {}: {served} requests served", scenario.name());
+}
+
+/// [`fixed`] as the timed rounds run it: the server on its own runtime of
+/// `workers` threads, the client on a thread of its own (so the counts
+/// include the scheduler's cross-thread work: wakes, steals, parking).
+fn fixed_threaded(variant: &str, scenario: Scenario, count: i64, workers: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    let root = Quitter::new("bench");
+    let addr = runtime.block_on(async {
+        match variant {
+            "bare" => start_bare().await,
+            "quitter" => start_quitter(&root.child("http").expect("a fresh root")).await,
+            other => panic!("variant bare or quitter, got {other:?}"),
+        }
+    });
+    let served = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("client runtime")
+            .block_on(run_clients(addr, scenario, &Until::requests(count)))
+    })
+    .join()
+    .expect("client thread");
+    println!(
+        "{variant} {} on {workers} workers: {served} requests served",
+        scenario.name()
+    );
 }
 
 /// Serves `handle` through `quitter_tokio::http::serve` on a new port,

@@ -86,6 +86,7 @@ impl<T> Sniffed<T> {
 
 impl Protocol {
     /// Has the connection started HTTP/2 (read the whole preface)?
+    #[inline]
     pub fn is_http2(&self) -> bool {
         self.http2.load(Ordering::Relaxed)
     }

@@ -139,6 +139,7 @@ impl TaskEntry {
     }
 
     /// Whether the entry is listed (so a report names it).
+    #[inline]
     pub(crate) fn is_listed(&self) -> bool {
         usize::from(self.status.load(Ordering::Relaxed)) < SHARDS
     }

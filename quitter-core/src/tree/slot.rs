@@ -96,11 +96,18 @@ impl TaskSlot {
 
     /// Lists the task in its node's registry, on this thread's shard. Does
     /// nothing if it is listed already or has ended.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn list(self: Pin<&mut Self>) {
-        if self.entry.is_listed() {
-            return;
+        // The check inline (a tracked future asks at every poll), the
+        // listing out of line (once per task).
+        if !self.entry.is_listed() {
+            self.list_now();
         }
+    }
+
+    /// [`list`](Self::list) past its check.
+    #[inline(never)]
+    fn list_now(self: Pin<&mut Self>) {
         let this = self.project();
         let Some(hold) = this.hold.as_ref() else {
             return;
