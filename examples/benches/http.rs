@@ -115,6 +115,11 @@ fn main() {
     });
 
     println!("http bench: {rounds} rounds x {duration:?} per variant, server on {workers} workers");
+    if let Some(same) = &same {
+        println!(
+            "A/A run: both columns are the {same} server (the labels below are the usual ones)"
+        );
+    }
     println!(
         "{:<26} {:>12} {:>14} {:>7} {:>7}   {:<18}   {:>6} {:>6} {:>7}",
         "scenario",

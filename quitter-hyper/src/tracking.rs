@@ -198,6 +198,9 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for Tracking<S> 
     type Error = S::Fails;
     type Future = TrackingResponse<S::Responding>;
 
+    // Inlined into hyper's call site, so the response future is built
+    // where hyper puts it (fewer copies of it: see BENCHMARKS.md).
+    #[inline(always)]
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
         let http1 = matches!(
             request.version(),
@@ -235,6 +238,7 @@ where
 {
     type Output = Result<Response<TrackedBody<B>>, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         if let Some(task) = this.task {
