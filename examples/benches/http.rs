@@ -93,11 +93,7 @@ fn main() {
         workers.parse().expect("QUITTER_BENCH_WORKERS=N, a number")
     });
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .build()
-        .expect("server runtime");
+    let runtime = server_runtime(workers);
     let root = Quitter::new("bench");
     let http = root.child("http").expect("a fresh root");
     // An A/A run (`QUITTER_BENCH_AA=bare` or `quitter`: both columns
@@ -240,11 +236,7 @@ fn fixed(spec: &str) {
         .expect("runtime");
     let root = Quitter::new("bench");
     let served = runtime.block_on(async {
-        let addr = match variant {
-            "bare" => start_bare().await,
-            "quitter" => start_quitter(&root.child("http").expect("a fresh root")).await,
-            other => panic!("variant bare or quitter, got {other:?}"),
-        };
+        let addr = start_variant(variant, &root).await;
         run_clients(addr, scenario, &Until::requests(count)).await
     });
     println!("{variant} {}: {served} requests served", scenario.name());
@@ -254,19 +246,9 @@ fn fixed(spec: &str) {
 /// `workers` threads, the client on a thread of its own (so the counts
 /// include the scheduler's cross-thread work: wakes, steals, parking).
 fn fixed_threaded(variant: &str, scenario: Scenario, count: i64, workers: usize) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .build()
-        .expect("server runtime");
+    let runtime = server_runtime(workers);
     let root = Quitter::new("bench");
-    let addr = runtime.block_on(async {
-        match variant {
-            "bare" => start_bare().await,
-            "quitter" => start_quitter(&root.child("http").expect("a fresh root")).await,
-            other => panic!("variant bare or quitter, got {other:?}"),
-        }
-    });
+    let addr = runtime.block_on(start_variant(variant, &root));
     let served = std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -280,6 +262,26 @@ fn fixed_threaded(variant: &str, scenario: Scenario, count: i64, workers: usize)
         "{variant} {} on {workers} workers: {served} requests served",
         scenario.name()
     );
+}
+
+/// The server's runtime: tokio's multi-thread scheduler on `workers`
+/// threads.
+fn server_runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("server runtime")
+}
+
+/// Starts the server `variant` names (`bare`, or `quitter` as a child of
+/// `root`); returns its address.
+async fn start_variant(variant: &str, root: &Quitter) -> SocketAddr {
+    match variant {
+        "bare" => start_bare().await,
+        "quitter" => start_quitter(&root.child("http").expect("a fresh root")).await,
+        other => panic!("variant bare or quitter, got {other:?}"),
+    }
 }
 
 /// Serves `handle` through `quitter_tokio::http::serve` on a new port,
