@@ -110,7 +110,9 @@ fn main() {
         }
     });
 
-    println!("http bench: {rounds} rounds x {duration:?} per variant, server on {workers} workers");
+    println!(
+        "http bench: {rounds} rounds x {duration:?} per variant, server on {workers} worker(s)"
+    );
     if let Some(same) = &same {
         println!(
             "A/A run: both columns are the {same} server (the labels below are the usual ones)"
@@ -216,9 +218,9 @@ fn scenario_named(name: &str) -> Scenario {
 /// on its own runtime of `N` workers and the client on a thread of its own,
 /// as in the timed rounds; `valgrind --tool=callgrind --separate-threads=yes`
 /// then counts the server's threads apart from the client's (the share of
-/// the server's own work that quitter adds). Those counts vary a little
-/// from run to run with the threads' interleaving; the single-thread
-/// runs' do not.
+/// the server's own work that quitter adds). Those counts vary from run
+/// to run with the threads' interleaving (by tens of instructions per
+/// request, more under load); the single-thread runs' hardly do.
 fn fixed(spec: &str) {
     let parts: Vec<&str> = spec.split(',').collect();
     let [variant, scenario, count] = parts[..] else {
@@ -259,7 +261,7 @@ fn fixed_threaded(variant: &str, scenario: Scenario, count: i64, workers: usize)
     .join()
     .expect("client thread");
     println!(
-        "{variant} {} on {workers} workers: {served} requests served",
+        "{variant} {} on {workers} worker(s): {served} requests served",
         scenario.name()
     );
 }
