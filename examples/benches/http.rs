@@ -10,7 +10,10 @@
 //! noise. The last three columns are the server's CPU time per request
 //! (the process's CPU time less the client thread's), a steadier figure
 //! than throughput on a machine the client shares: median per variant,
-//! and the median of the rounds' ratios quitter / bare.
+//! and the median of the rounds' ratios quitter / bare. With
+//! `QUITTER_BENCH_BASE=graceful` the left column is that server with each
+//! connection watched by hyper-util's own `GracefulShutdown`: what a drain
+//! costs without quitter.
 //!
 //! ```text
 //! cargo bench -p quitter-examples --bench http
@@ -18,6 +21,7 @@
 //! QUITTER_BENCH_ONLY=h2 cargo bench -p quitter-examples --bench http   # some scenarios: h1, churn, h2
 //! QUITTER_BENCH_WORKERS=1 cargo bench -p quitter-examples --bench http  # server workers (default 2)
 //! QUITTER_BENCH_AA=bare cargo bench -p quitter-examples --bench http    # A/A: bare against bare (or quitter)
+//! QUITTER_BENCH_BASE=graceful cargo bench -p quitter-examples --bench http  # against hyper-util's GracefulShutdown
 //! ```
 //!
 //! Scenarios:
@@ -45,7 +49,7 @@ use quitter_tokio::Quitter;
 
 mod common;
 
-use common::{handle, start_bare};
+use common::{handle, start_bare, start_graceful};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -100,10 +104,13 @@ fn main() {
     // the same server, under their usual labels) measures the harness's
     // own error.
     let same = std::env::var("QUITTER_BENCH_AA").ok();
+    // `QUITTER_BENCH_BASE=graceful`: the left column is hyper-util's own
+    // graceful shutdown instead of the bare server.
+    let base = std::env::var("QUITTER_BENCH_BASE").unwrap_or_else(|_| "bare".into());
     let (bare, served) = runtime.block_on(async {
         let serve = || async { start_quitter(&http).await };
         match same.as_deref() {
-            None => (start_bare().await, serve().await),
+            None => (start_variant(&base, &root).await, serve().await),
             Some("bare") => (start_bare().await, start_bare().await),
             Some("quitter") => (serve().await, serve().await),
             Some(other) => panic!("QUITTER_BENCH_AA=bare or quitter, got {other:?}"),
@@ -113,6 +120,9 @@ fn main() {
     println!(
         "http bench: {rounds} rounds x {duration:?} per variant, server on {workers} worker(s)"
     );
+    if base != "bare" {
+        println!("the left column is the {base} server (labelled bare below)");
+    }
     if let Some(same) = &same {
         println!(
             "A/A run: both columns are the {same} server (the labels below are the usual ones)"
@@ -203,10 +213,10 @@ fn scenario_named(name: &str) -> Scenario {
     }
 }
 
-/// `QUITTER_BENCH_FIXED=VARIANT,SCENARIO,N` (`bare` or `quitter`; `h1`,
-/// `churn` or `h2`): one variant serves `N` requests of one scenario, client
-/// and server on one current-thread runtime (unless told otherwise, below),
-/// and the process ends. Made for instruction counts, which the machine's
+/// `QUITTER_BENCH_FIXED=VARIANT,SCENARIO,N` (`bare`, `graceful` or
+/// `quitter`; `h1`, `churn` or `h2`): one variant serves `N` requests of
+/// one scenario, client and server on one current-thread runtime (unless
+/// told otherwise, below), and the process ends. Made for instruction counts, which the machine's
 /// noise does not touch:
 ///
 /// ```text
@@ -276,13 +286,15 @@ fn server_runtime(workers: usize) -> tokio::runtime::Runtime {
         .expect("server runtime")
 }
 
-/// Starts the server `variant` names (`bare`, or `quitter` as a child of
-/// `root`); returns its address.
+/// Starts the server `variant` names (`bare`, `graceful`: hyper-util's
+/// own graceful shutdown, or `quitter` as a child of `root`); returns its
+/// address.
 async fn start_variant(variant: &str, root: &Quitter) -> SocketAddr {
     match variant {
         "bare" => start_bare().await,
+        "graceful" => start_graceful().await,
         "quitter" => start_quitter(&root.child("http").expect("a fresh root")).await,
-        other => panic!("variant bare or quitter, got {other:?}"),
+        other => panic!("variant bare, graceful or quitter, got {other:?}"),
     }
 }
 

@@ -1,9 +1,11 @@
 //! Heap bytes per idle keep-alive connection: `quitter_tokio::http::serve`
 //! against the same bare hyper-util server (`auto` builder, one
-//! `tokio::spawn` per connection), in one process with a counting
-//! allocator. Each variant gets [`CONNECTIONS`] connections that each made
+//! `tokio::spawn` per connection), and that server with hyper-util's own
+//! `GracefulShutdown` watching each connection, in one process with a
+//! counting allocator. Each variant gets [`CONNECTIONS`] connections that each made
 //! one request and now sit idle (keep-alive); the live heap after, minus
-//! before, divided by the count, is printed for both, with the difference.
+//! before, divided by the count, is printed for each, with quitter's
+//! difference to bare.
 //!
 //! The client is blocking `std` sockets on the bench's own thread, the same
 //! for both variants (its few bytes are in both figures, and cancel in the
@@ -26,7 +28,7 @@ use quitter_tokio::Quitter;
 
 mod common;
 
-use common::{handle, start_bare};
+use common::{handle, start_bare, start_graceful};
 use tokio::net::TcpListener;
 
 /// Live heap bytes: allocated minus freed.
@@ -78,25 +80,26 @@ fn main() {
         .expect("runtime");
     let root = Quitter::new("bench");
     let http = root.child("http").expect("a fresh root");
-    let (bare, served) = runtime.block_on(async {
+    let (bare, graceful, served) = runtime.block_on(async {
         let bare = start_bare().await;
+        let graceful = start_graceful().await;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let served = listener.local_addr().expect("addr");
         quitter_tokio::http::serve(listener, &http, service_fn(handle)).expect("serve");
-        (bare, served)
+        (bare, graceful, served)
     });
     // Warm-up: the runtime's and each server's one-time allocations
     // (task slabs, buffers) are made at the full count first.
-    for addr in [bare, served] {
+    for addr in [bare, graceful, served] {
         let connections = idle_connections(addr, CONNECTIONS);
         settle();
         drop(connections);
         settle();
     }
 
-    let mut figures = [Vec::new(), Vec::new()];
+    let mut figures = [Vec::new(), Vec::new(), Vec::new()];
     for round in 0..ROUNDS {
-        for (variant, addr) in [(0, bare), (1, served)] {
+        for (variant, addr) in [(0, bare), (1, graceful), (2, served)] {
             let before = LIVE.load(Ordering::SeqCst);
             let connections = idle_connections(addr, CONNECTIONS);
             settle();
@@ -111,8 +114,11 @@ fn main() {
         values.sort_by(f64::total_cmp);
         values[values.len() / 2]
     };
-    let (bare_bytes, served_bytes) = (median(&mut figures[0]), median(&mut figures[1]));
+    let bare_bytes = median(&mut figures[0]);
+    let graceful_bytes = median(&mut figures[1]);
+    let served_bytes = median(&mut figures[2]);
     println!("bare hyper-util  {bare_bytes:>9.1} heap bytes per idle keep-alive connection (median of {ROUNDS})");
+    println!("graceful         {graceful_bytes:>9.1} heap bytes per idle keep-alive connection (hyper-util's GracefulShutdown)");
     println!("quitter serve    {served_bytes:>9.1} heap bytes per idle keep-alive connection");
     println!(
         "quitter adds {:.1} bytes per connection ({:.3} of bare)",

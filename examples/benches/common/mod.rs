@@ -10,6 +10,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
 use quitter_examples::{respond, Body};
 use quitter_tokio::Quitter;
 use tokio::net::TcpListener;
@@ -31,6 +32,33 @@ pub async fn start_bare() -> SocketAddr {
                 let connection = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service_fn(handle));
                 let _ = connection.await;
+            });
+        }
+    });
+    addr
+}
+
+/// The peer with hyper-util's own graceful shutdown: [`start_bare`]'s
+/// server with each connection watched by a `GracefulShutdown` (never
+/// triggered here: its cost while serving is what is measured). What a
+/// hyper-util user writes for a drain without quitter.
+pub async fn start_graceful() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        let builder = std::sync::Arc::new(Builder::new(TokioExecutor::new()));
+        let graceful = GracefulShutdown::new();
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let builder = builder.clone();
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service_fn(handle));
+                let _ = watcher.watch(connection).await;
             });
         }
     });
