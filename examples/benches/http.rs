@@ -105,12 +105,19 @@ fn main() {
     // own error.
     let same = std::env::var("QUITTER_BENCH_AA").ok();
     // `QUITTER_BENCH_BASE=graceful`: the left column is hyper-util's own
-    // graceful shutdown instead of the bare server.
-    let base = std::env::var("QUITTER_BENCH_BASE").unwrap_or_else(|_| "bare".into());
+    // graceful shutdown instead of the bare server (not with an A/A run).
+    let base = std::env::var("QUITTER_BENCH_BASE").ok();
+    match (base.as_deref(), &same) {
+        (None | Some("bare"), _) | (Some("graceful"), None) => {}
+        (Some("graceful"), Some(_)) => panic!("QUITTER_BENCH_BASE and QUITTER_BENCH_AA together"),
+        (Some(other), _) => panic!("QUITTER_BENCH_BASE=bare or graceful, got {other:?}"),
+    }
+    let graceful = base.as_deref() == Some("graceful");
     let (bare, served) = runtime.block_on(async {
         let serve = || async { start_quitter(&http).await };
         match same.as_deref() {
-            None => (start_variant(&base, &root).await, serve().await),
+            None if graceful => (start_graceful().await, serve().await),
+            None => (start_bare().await, serve().await),
             Some("bare") => (start_bare().await, start_bare().await),
             Some("quitter") => (serve().await, serve().await),
             Some(other) => panic!("QUITTER_BENCH_AA=bare or quitter, got {other:?}"),
@@ -120,8 +127,8 @@ fn main() {
     println!(
         "http bench: {rounds} rounds x {duration:?} per variant, server on {workers} worker(s)"
     );
-    if base != "bare" {
-        println!("the left column is the {base} server (labelled bare below)");
+    if graceful {
+        println!("the left column is the graceful server (labelled bare below)");
     }
     if let Some(same) = &same {
         println!(
@@ -216,14 +223,14 @@ fn scenario_named(name: &str) -> Scenario {
 /// `QUITTER_BENCH_FIXED=VARIANT,SCENARIO,N` (`bare`, `graceful` or
 /// `quitter`; `h1`, `churn` or `h2`): one variant serves `N` requests of
 /// one scenario, client and server on one current-thread runtime (unless
-/// told otherwise, below), and the process ends. Made for instruction counts, which the machine's
-/// noise does not touch:
+/// told otherwise, below), and the process ends. Made for instruction
+/// counts, which the machine's noise does not touch:
 ///
 /// ```text
 /// QUITTER_BENCH_FIXED=quitter,h2,20000 valgrind --tool=callgrind target/release/deps/http-*
 /// ```
 ///
-/// Both variants' runs do the same client work, so the difference of their
+/// Every variant's run does the same client work, so the difference of their
 /// totals is the server's. With `QUITTER_BENCH_WORKERS=N` the server runs
 /// on its own runtime of `N` workers and the client on a thread of its own,
 /// as in the timed rounds; `valgrind --tool=callgrind --separate-threads=yes`

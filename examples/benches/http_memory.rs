@@ -2,14 +2,14 @@
 //! against the same bare hyper-util server (`auto` builder, one
 //! `tokio::spawn` per connection), and that server with hyper-util's own
 //! `GracefulShutdown` watching each connection, in one process with a
-//! counting allocator. Each variant gets [`CONNECTIONS`] connections that each made
-//! one request and now sit idle (keep-alive); the live heap after, minus
-//! before, divided by the count, is printed for each, with quitter's
-//! difference to bare.
+//! counting allocator. Each variant gets [`CONNECTIONS`] connections that
+//! each made one request and now sit idle (keep-alive); the live heap
+//! after, minus before, divided by the count, is printed for each, with
+//! what graceful and quitter add to bare.
 //!
 //! The client is blocking `std` sockets on the bench's own thread, the same
-//! for both variants (its few bytes are in both figures, and cancel in the
-//! difference). What quitter adds per connection is expected to be one
+//! for every variant (its few bytes are in every figure, and cancel in the
+//! differences). What quitter adds per connection is expected to be one
 //! child quitter and one task entry, and the bigger future of the
 //! connection's task.
 //!
@@ -120,6 +120,11 @@ fn main() {
     println!("bare hyper-util  {bare_bytes:>9.1} heap bytes per idle keep-alive connection (median of {ROUNDS})");
     println!("graceful         {graceful_bytes:>9.1} heap bytes per idle keep-alive connection (hyper-util's GracefulShutdown)");
     println!("quitter serve    {served_bytes:>9.1} heap bytes per idle keep-alive connection");
+    println!(
+        "graceful adds {:.1} bytes per connection ({:.3} of bare)",
+        graceful_bytes - bare_bytes,
+        graceful_bytes / bare_bytes
+    );
     println!(
         "quitter adds {:.1} bytes per connection ({:.3} of bare)",
         served_bytes - bare_bytes,

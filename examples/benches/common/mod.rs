@@ -1,5 +1,6 @@
-//! What the HTTP benches share: the peer they are measured against (a
-//! bare hyper-util server) and the service both serve.
+//! What the HTTP benches share: the peers they are measured against (a
+//! bare hyper-util server, and the same with hyper-util's own
+//! `GracefulShutdown`) and the service all of them serve.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -65,7 +66,7 @@ pub async fn start_graceful() -> SocketAddr {
     addr
 }
 
-/// The service both serve (`/ready` asks a quitter that never drains).
+/// The service every server serves (`/ready` asks a quitter that never drains).
 pub async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     static SERVER: OnceLock<Quitter> = OnceLock::new();
     let server = SERVER.get_or_init(|| Quitter::new("bench"));
