@@ -91,45 +91,35 @@ fn main() {
     // Warm-up: the runtime's and each server's one-time allocations
     // (task slabs, buffers) are made at the full count first.
     for addr in [bare, graceful, served] {
-        let connections = idle_connections(addr, CONNECTIONS);
+        let connections = idle_connections(addr, CONNECTIONS, 2);
         settle();
         drop(connections);
         settle();
     }
 
-    let mut figures = [Vec::new(), Vec::new(), Vec::new()];
-    for round in 0..ROUNDS {
-        for (variant, addr) in [(0, bare), (1, graceful), (2, served)] {
-            let before = LIVE.load(Ordering::SeqCst);
-            let connections = idle_connections(addr, CONNECTIONS);
-            settle();
-            let after = LIVE.load(Ordering::SeqCst);
-            figures[variant].push((after - before) as f64 / CONNECTIONS as f64);
-            drop(connections);
-            settle();
-        }
-        let _ = round;
+    // One request per connection (the figure the target is about), then
+    // two: a connection's second request makes quitter's table of its
+    // requests, kept for the connection's life.
+    for requests in [1, 2] {
+        let [bare_bytes, graceful_bytes, served_bytes] =
+            measure([bare, graceful, served], requests);
+        println!("after {requests} request(s) per connection, median of {ROUNDS}:");
+        println!("  bare hyper-util  {bare_bytes:>9.1} heap bytes per idle keep-alive connection");
+        println!("  graceful         {graceful_bytes:>9.1} heap bytes per idle keep-alive connection (hyper-util's GracefulShutdown)");
+        println!(
+            "  quitter serve    {served_bytes:>9.1} heap bytes per idle keep-alive connection"
+        );
+        println!(
+            "  graceful adds {:.1} bytes per connection ({:.3} of bare)",
+            graceful_bytes - bare_bytes,
+            graceful_bytes / bare_bytes
+        );
+        println!(
+            "  quitter adds {:.1} bytes per connection ({:.3} of bare)",
+            served_bytes - bare_bytes,
+            served_bytes / bare_bytes
+        );
     }
-    let median = |values: &mut Vec<f64>| {
-        values.sort_by(f64::total_cmp);
-        values[values.len() / 2]
-    };
-    let bare_bytes = median(&mut figures[0]);
-    let graceful_bytes = median(&mut figures[1]);
-    let served_bytes = median(&mut figures[2]);
-    println!("bare hyper-util  {bare_bytes:>9.1} heap bytes per idle keep-alive connection (median of {ROUNDS})");
-    println!("graceful         {graceful_bytes:>9.1} heap bytes per idle keep-alive connection (hyper-util's GracefulShutdown)");
-    println!("quitter serve    {served_bytes:>9.1} heap bytes per idle keep-alive connection");
-    println!(
-        "graceful adds {:.1} bytes per connection ({:.3} of bare)",
-        graceful_bytes - bare_bytes,
-        graceful_bytes / bare_bytes
-    );
-    println!(
-        "quitter adds {:.1} bytes per connection ({:.3} of bare)",
-        served_bytes - bare_bytes,
-        served_bytes / bare_bytes
-    );
     // What that should be: a connection's quitter shape without HTTP.
     let shape = runtime.block_on(child_with_a_task(&root));
     println!(
@@ -176,22 +166,46 @@ async fn child_with_a_task(root: &Quitter) -> f64 {
 }
 
 /// `count` connections to `addr`, each after one whole response.
-fn idle_connections(addr: SocketAddr, count: usize) -> Vec<TcpStream> {
+fn idle_connections(addr: SocketAddr, count: usize, requests: usize) -> Vec<TcpStream> {
     (0..count)
         .map(|_| {
             let mut stream = TcpStream::connect(addr).expect("connect");
-            stream
-                .write_all(b"GET / HTTP/1.1\r\nhost: bench\r\n\r\n")
-                .expect("write");
-            let mut buf = [0; 512];
-            let mut seen = 0;
-            // `Hello world!\n` is the end of the response.
-            while !buf[..seen].ends_with(b"Hello world!\n") {
-                let n = stream.read(&mut buf[seen..]).expect("read");
-                assert!(n > 0, "closed");
-                seen += n;
+            for _ in 0..requests {
+                stream
+                    .write_all(b"GET / HTTP/1.1\r\nhost: bench\r\n\r\n")
+                    .expect("write");
+                let mut buf = [0; 512];
+                let mut seen = 0;
+                // `Hello world!\n` is the end of the response.
+                while !buf[..seen].ends_with(b"Hello world!\n") {
+                    let n = stream.read(&mut buf[seen..]).expect("read");
+                    assert!(n > 0, "closed");
+                    seen += n;
+                }
             }
             stream
         })
         .collect()
+}
+
+/// Heap bytes per idle keep-alive connection of each server in `addrs`
+/// after `requests` requests on each, median of [`ROUNDS`] (the servers
+/// take turns within a round).
+fn measure(addrs: [SocketAddr; 3], requests: usize) -> [f64; 3] {
+    let mut figures = [Vec::new(), Vec::new(), Vec::new()];
+    for _ in 0..ROUNDS {
+        for (figures, addr) in figures.iter_mut().zip(addrs) {
+            let before = LIVE.load(Ordering::SeqCst);
+            let connections = idle_connections(addr, CONNECTIONS, requests);
+            settle();
+            let after = LIVE.load(Ordering::SeqCst);
+            figures.push((after - before) as f64 / CONNECTIONS as f64);
+            drop(connections);
+            settle();
+        }
+    }
+    figures.map(|mut values| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    })
 }

@@ -196,6 +196,7 @@ pub use handle::futures::{
 pub use handle::guard::TaskGuard;
 pub use handle::quitter::Quitter;
 pub use handle::serial::SerialTask;
+pub use handle::table::{TableTask, TaskTable};
 #[cfg(feature = "std")]
 pub use handle::tracked::panic_message;
 pub use handle::tracked::Tracked;

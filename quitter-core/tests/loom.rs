@@ -552,3 +552,31 @@ fn loom_serial_task_restarted_on_another_thread_vs_quit_and_report() {
         assert!(root.live_tasks().quitters.is_empty());
     });
 }
+
+/// A task table's row ended on another thread vs a report and a quit (and
+/// the table's drop): a report names the row whole or not at all, and the
+/// quitter is done once the row and the table are gone, whichever goes
+/// last.
+#[test]
+fn loom_table_row_end_vs_report_and_quit() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let table = root.task_table().expect("not quit");
+        let row = table.start(|name| name.push_str("GET /"));
+        let ender = thread::spawn(move || drop(row));
+        let reporter = {
+            let root = root.clone();
+            thread::spawn(move || {
+                let report = root.live_tasks();
+                let tasks = report.tasks_of("main").unwrap_or(&[]);
+                assert!(tasks.len() <= 1, "{report}");
+                assert!(tasks.iter().all(|task| task.name == "GET /"), "{report}");
+            })
+        };
+        root.quit();
+        drop(table);
+        ender.join().unwrap();
+        reporter.join().unwrap();
+        assert!(root.is_done());
+    });
+}

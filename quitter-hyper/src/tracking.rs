@@ -5,29 +5,28 @@
 //!
 //! Invariants:
 //! - a request is tracked (counted, and named `METHOD /path`) before the
-//!   inner service is called, and listed (so a report names it) at the
-//!   first poll of its response, before the inner future's: a handler that
-//!   hangs in its very first poll is named;
-//!   the task lives until the response's body has ended ([`TrackedBody`]:
-//!   its last frame, an error, or dropped), so a request whose head went
-//!   out but whose body is still coming (a slow or streamed response) is
-//!   still the request in flight, with its age;
+//!   inner service is called, and named in reports from then on, or for a
+//!   connection's first request from the first poll of its response,
+//!   before the inner future's: either way a handler that hangs in its
+//!   very first poll is named; the task lives until the response's body
+//!   has ended ([`TrackedBody`]: its last frame, an error, or dropped), so
+//!   a request whose head went out but whose body is still coming (a slow
+//!   or streamed response) is still the request in flight, with its age;
 //! - tracking never costs a request: once the quitter has quit, the task is
 //!   refused and the request is served untracked. (So the task is a
 //!   record next to the response future, not the future itself: a refused
 //!   [`Quitter::track_future`] drops what it was given.) It is started when
-//!   the request comes, on the connection's thread, listed on the thread
-//!   that polls the response (an HTTP/2 stream's executor task), which is
-//!   where it ends, and moves from the response future to the body;
-//! - a request's record ([`SerialTask`]) is reused: from a connection's
-//!   second request on, it goes back to its connection when the request
-//!   ends, and the next request takes it (up to [`FREE_RECORDS`] are kept,
-//!   each named at most [`KEPT_NAME`] bytes), so an HTTP/1 connection's
-//!   later requests share one record and an HTTP/2 connection's streams a
-//!   few, and tracking a request allocates nothing once its connection has
-//!   served a few. A connection's first request's record is used once (a
-//!   connection that serves a single request, as under churn, never makes
-//!   the list);
+//!   the request comes, on the connection's thread, and moves from the
+//!   response future to the body; an HTTP/2 stream's ends on the thread
+//!   that polls the stream (its executor task);
+//! - a connection's first request gets a record of its own
+//!   ([`SerialTask`], used once: listed on the thread that polls the
+//!   response), so a connection that serves a single request (as under
+//!   churn) or sits idle after one makes nothing more. From the second
+//!   request on, each request is a row of the connection's
+//!   [`TaskTable`], made then and kept for the connection's life: a row
+//!   takes the table's lock once to start and once to end, and allocates
+//!   nothing once the table has had as many requests in flight at once;
 //! - an HTTP/1 response gets `Connection: close` if the quitter is draining
 //!   when the response is ready (not when the request came: a drain that
 //!   starts during a long request still sends its client away);
@@ -44,14 +43,13 @@ use std::cell::{Cell, OnceCell};
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{HeaderValue, CONNECTION};
 use hyper::{HeaderMap, Request, Response, StatusCode, Version};
 use pin_project_lite::pin_project;
-use quitter_core::{Quitter, SerialTask};
+use quitter_core::{Quitter, SerialTask, TableTask, TaskTable};
 
 use crate::{HttpService, ServeOptions};
 
@@ -64,49 +62,39 @@ pub struct Tracking<S> {
     quitter: Quitter,
     /// Where the requests' tasks are recorded as spawned.
     spawned_at: &'static Location<'static>,
-    /// The task records of the connection's requests, reused: made at
-    /// its second request (a connection that serves one, as under churn,
-    /// never pays for it).
-    records: OnceCell<Arc<Records>>,
     /// A request came already.
     had_request: Cell<bool>,
+    /// The connection's later requests, a row each: made at its second
+    /// request (`None` if the quitter had quit by then).
+    table: OnceCell<Option<TaskTable>>,
     /// Put `quitter` in each request's extensions.
     quitter_in_extensions: bool,
 }
 
-/// At most this many free task records are kept per connection (as many
-/// as it had requests in flight at once, the first aside, up to this).
-const FREE_RECORDS: usize = 16;
-
-/// A record whose name (`METHOD /path`) was longer than this is not kept:
-/// its buffer would stay that large for the connection's life.
-const KEPT_NAME: usize = 256;
-
-/// The task records of one connection's requests that are not in use. A
-/// request takes one (or makes one) and gives it back when it ends: after
-/// a connection's first few requests, tracking one allocates nothing.
-#[derive(Debug)]
-struct Records {
-    free: Mutex<Vec<SerialTask>>,
+/// A request's task: a record of its own for a connection's first
+/// request, a row of the connection's table for the others.
+enum RequestTask {
+    Once(SerialTask),
+    Row(TableTask),
 }
 
-impl Records {
-    /// The free records, locked. A panic while the lock was held left the
-    /// list whole: poisoning is passed over.
-    fn free(&self) -> MutexGuard<'_, Vec<SerialTask>> {
-        self.free.lock().unwrap_or_else(PoisonError::into_inner)
+impl RequestTask {
+    /// The quitter the request is tracked by (its connection's).
+    fn quitter(&self) -> &Quitter {
+        match self {
+            RequestTask::Once(task) => task.quitter(),
+            RequestTask::Row(task) => task.quitter(),
+        }
     }
 
-    /// Keeps `task` (ended) for a later request, unless enough are kept.
-    fn give_back(&self, task: SerialTask) {
-        debug_assert!(!task.is_running(), "a record is given back ended");
-        let mut free = self.free();
-        if free.len() < FREE_RECORDS {
-            free.push(task);
-            return;
+    /// Lists a first request (see [`SerialTask::start_unlisted`]): on the
+    /// thread that runs it, at the first poll of its response. A row is
+    /// listed from its start.
+    #[inline]
+    fn list(&mut self) {
+        if let RequestTask::Once(task) = self {
+            task.list();
         }
-        drop(free);
-        drop(task); // outside the lock
     }
 }
 
@@ -121,75 +109,39 @@ impl<S> Tracking<S> {
             inner,
             quitter,
             spawned_at,
-            records: OnceCell::new(),
             had_request: Cell::new(false),
+            table: OnceCell::new(),
             quitter_in_extensions: options.quitter_in_extensions,
         }
     }
 
-    /// The request's task: a free record of the connection's if there is
-    /// one (else a new one, kept when the request ends; a connection's
-    /// first request's record is used once). `None` once the quitter has
-    /// quit.
+    /// The request's task, named `METHOD /path`. `None` once the quitter
+    /// has quit (for a later request: if it had quit by the second).
+    #[inline]
     fn track(&self, method: &str, path: &str) -> Option<RequestTask> {
-        let home = self.had_request.replace(true).then(|| {
-            self.records.get_or_init(|| {
-                Arc::new(Records {
-                    free: Mutex::new(Vec::new()),
-                })
-            })
-        });
-        let reused = home.and_then(|records| records.free().pop());
-        let mut task = reused.unwrap_or_else(|| self.quitter.serial_task_at(self.spawned_at));
-        let length = method.len() + 1 + path.len();
-        let started = task.start_unlisted(|name| {
-            name.reserve(length);
+        let name = |name: &mut String| {
+            name.reserve(method.len() + 1 + path.len());
             name.push_str(method);
             name.push(' ');
             name.push_str(path);
-        });
-        started.then(|| RequestTask {
-            task: Some(task),
-            home: home.filter(|_| length <= KEPT_NAME).cloned(),
-        })
-    }
-}
-
-/// A request's task, carried by its response future and then its body
-/// until it ends (dropped).
-struct RequestTask {
-    /// Started for this request; `None` only while dropped.
-    task: Option<SerialTask>,
-    /// Where the record goes back to when the request ends.
-    home: Option<Arc<Records>>,
-}
-
-impl RequestTask {
-    /// The quitter the request is tracked by (its connection's).
-    fn quitter(&self) -> Option<&Quitter> {
-        self.task.as_ref().map(SerialTask::quitter)
-    }
-
-    /// Lists the request (see [`SerialTask::start_unlisted`]): on the
-    /// thread that runs it, at the first poll of its response.
-    #[inline]
-    fn list(&mut self) {
-        if let Some(task) = &mut self.task {
-            task.list();
-        }
-    }
-}
-
-impl Drop for RequestTask {
-    /// Ends the request's task, and gives its record back.
-    fn drop(&mut self) {
-        let Some(mut task) = self.task.take() else {
-            return;
         };
-        task.end();
-        if let Some(home) = &self.home {
-            home.give_back(task);
+        if !self.had_request.replace(true) {
+            return self.track_first(name);
         }
+        let table = self
+            .table
+            .get_or_init(|| self.quitter.task_table_at(self.spawned_at))
+            .as_ref()?;
+        Some(RequestTask::Row(table.start(name)))
+    }
+
+    /// A connection's first request: a record used once, so a connection
+    /// that serves a single request (as under churn) or sits idle after
+    /// one makes no table.
+    #[cold]
+    fn track_first(&self, name: impl FnOnce(&mut String)) -> Option<RequestTask> {
+        let mut task = self.quitter.serial_task_at(self.spawned_at);
+        task.start_unlisted(name).then_some(RequestTask::Once(task))
     }
 }
 
@@ -264,9 +216,7 @@ where
 /// too.
 #[inline(never)]
 fn close_if_draining(status: StatusCode, headers: &mut HeaderMap, task: Option<&RequestTask>) {
-    let draining = task
-        .and_then(RequestTask::quitter)
-        .map_or(true, Quitter::is_draining);
+    let draining = task.map_or(true, |task| task.quitter().is_draining());
     if draining && status != StatusCode::SWITCHING_PROTOCOLS {
         close(headers);
     }
@@ -332,53 +282,59 @@ mod tests {
         Tracking::new((), quitter.clone(), Location::caller(), ServeOptions::new())
     }
 
-    fn kept(tracking: &Tracking<()>) -> usize {
-        tracking
-            .records
-            .get()
-            .map_or(0, |records| records.free().len())
+    fn names(connection: &Quitter) -> Vec<String> {
+        let snapshot = connection.snapshot();
+        snapshot.quitters[0]
+            .tasks
+            .iter()
+            .map(|task| task.name.to_string())
+            .collect()
     }
 
     #[test]
-    fn a_connection_keeps_at_most_its_cap_of_free_records() {
+    fn a_first_request_makes_no_table_and_later_ones_are_its_rows() {
         let connection = Quitter::new("127.0.0.1:50312");
         let tracking = tracking(&connection);
-        drop(tracking.track("GET", "/first"));
-        assert_eq!(
-            kept(&tracking),
-            0,
-            "the first request's record is used once"
-        );
-
-        // More in flight at once than are kept: each makes a record.
-        let in_flight: Vec<_> = (0..FREE_RECORDS + 4)
-            .map(|_| tracking.track("GET", "/").expect("not quit"))
-            .collect();
-        assert_eq!(connection.snapshot().task_count(), FREE_RECORDS + 4);
-        drop(in_flight);
-        assert_eq!(kept(&tracking), FREE_RECORDS);
-        assert_eq!(connection.snapshot().task_count(), 0);
-
-        // The next requests take kept records.
-        let again = tracking.track("POST", "/again").expect("not quit");
-        assert_eq!(kept(&tracking), FREE_RECORDS - 1);
-        drop(again);
-        assert_eq!(kept(&tracking), FREE_RECORDS);
-    }
-
-    #[test]
-    fn a_record_named_longer_than_kept_names_is_not_kept() {
-        let connection = Quitter::new("127.0.0.1:50312");
-        let tracking = tracking(&connection);
-        drop(tracking.track("GET", "/first"));
-        let long = format!("/{}", "a".repeat(KEPT_NAME));
-        let request = tracking.track("GET", &long).expect("not quit");
+        let mut first = tracking.track("GET", "/first").expect("not quit");
+        assert!(matches!(first, RequestTask::Once(_)));
         assert_eq!(connection.snapshot().quitters[0].unpolled, 1);
-        drop(request);
-        assert_eq!(kept(&tracking), 0, "its buffer would stay that large");
-        drop(tracking.track("GET", "/short"));
-        assert_eq!(kept(&tracking), 1);
+        first.list();
+        assert_eq!(names(&connection), ["GET /first"]);
+        drop(first);
+        assert!(tracking.table.get().is_none(), "no table for one request");
+
+        // In flight at once: each a row, named from its start.
+        let in_flight: Vec<_> = ["/a", "/b", "/c"]
+            .iter()
+            .map(|path| tracking.track("POST", path).expect("not quit"))
+            .collect();
+        assert!(in_flight
+            .iter()
+            .all(|task| matches!(task, RequestTask::Row(_))));
+        assert_eq!(names(&connection), ["POST /a", "POST /b", "POST /c"]);
+        assert_eq!(connection.snapshot().quitters[0].unpolled, 0);
+        assert_eq!(connection.task_count(), 3);
+        drop(in_flight);
+        // The table stays (one entry, no rows): it names nothing.
         assert_eq!(connection.snapshot().task_count(), 0);
+        assert!(!connection.is_done());
+        drop(tracking);
+        connection.quit();
+        assert!(connection.is_done());
+    }
+
+    #[test]
+    fn a_request_ended_after_an_abort_is_recorded_as_aborted() {
+        let connection = Quitter::new("127.0.0.1:50312");
+        connection.make_abortable();
+        let tracking = tracking(&connection);
+        drop(tracking.track("GET", "/first"));
+        let slow = tracking.track("GET", "/slow").expect("not quit");
+        connection.abort();
+        drop(slow);
+        let aborted = connection.aborted();
+        assert_eq!(aborted.len(), 1);
+        assert_eq!(aborted[0].task.name, "GET /slow");
     }
 
     #[test]
@@ -392,6 +348,7 @@ mod tests {
                 .get(CONNECTION)
                 .map(|value| value.to_str().unwrap().to_owned())
         };
+        drop(tracking.track("GET", "/first"));
         let serving = tracking.track("GET", "/").expect("not quit");
         assert_eq!(closes(Some(&serving), StatusCode::OK), None);
         assert!(connection.start_draining());
@@ -406,12 +363,12 @@ mod tests {
     }
 
     #[test]
-    fn a_request_after_the_quit_is_served_untracked() {
+    fn a_first_request_after_the_quit_is_served_untracked() {
         let connection = Quitter::new("127.0.0.1:50312");
         let tracking = tracking(&connection);
-        drop(tracking.track("GET", "/first"));
         connection.quit();
         assert!(tracking.track("GET", "/late").is_none());
+        assert!(tracking.track("GET", "/later").is_none());
         assert!(connection.is_done());
     }
 }

@@ -519,8 +519,8 @@ fn handlers_get_the_connection_quitter_and_end_their_streams_on_quit() {
     smol::block_on(async {
         let server = start().await;
         let mut client = h1(server.addr).await;
-        // A request before: the stream is the connection's second (the
-        // record HTTP/1 requests share), in flight until its body ends.
+        // A request before: the stream is the connection's second (a row
+        // of its task table), in flight until its body ends.
         assert_eq!(body(client.get("/").await).await, "hello");
         let response = client.get("/stream").await;
         assert_eq!(response.status(), StatusCode::OK);
@@ -576,8 +576,8 @@ fn an_abort_at_the_deadline_cuts_the_connection_and_names_the_request() {
     smol::block_on(async {
         let mut server = start().await;
         let mut client = h1(server.addr).await;
-        // A request before: the cut one is the connection's second, tracked
-        // by the record HTTP/1 requests share.
+        // A request before: the cut one is the connection's second, a row
+        // of its task table.
         assert_eq!(body(client.get("/").await).await, "hello");
         let hung = client.send("/slow").await;
         let path = server.entered().await;
@@ -655,12 +655,12 @@ fn the_quitter_is_in_the_extensions_only_when_asked() {
 }
 
 #[test]
-fn http2_streams_reuse_their_task_records_and_only_those_in_flight_are_listed() {
+fn http2_streams_are_rows_of_their_connection_and_only_those_in_flight_are_listed() {
     smol::block_on(async {
         let mut server = start().await;
         let mut client = h2(server.addr).await;
-        // Six streams in flight at once, then done: the records of the last
-        // five are kept for the next streams (the first's is used once).
+        // Six streams in flight at once, then done: the first has a record
+        // used once, the other five are rows of the connection's table.
         let mut before = Vec::new();
         for _ in 0..6 {
             before.push(client.send("/slow").await);
@@ -673,7 +673,7 @@ fn http2_streams_reuse_their_task_records_and_only_those_in_flight_are_listed() 
         for stream in before {
             assert_eq!(body(response(stream).await).await, "slow done");
         }
-        // Two kept records in use: the other three stay kept, unlisted.
+        // Two rows live again: the ended rows name nothing.
         let first = client.send("/slow?again").await;
         let second = client.send("/slow?again").await;
         assert_eq!(server.entered().await, path);

@@ -13,6 +13,7 @@ use core::future::Future;
 use super::futures::{Draining, DrainingOwned, Quitted, QuittedOwned, RunUntilQuit};
 use super::guard::TaskGuard;
 use super::serial::SerialTask;
+use super::table::TaskTable;
 use super::tracked::Tracked;
 use crate::error::AlreadyQuit;
 use crate::report::QuitCause;
@@ -287,6 +288,22 @@ impl Quitter {
     /// helper that tracks on its caller's behalf).
     pub fn serial_task_at(&self, location: &'static core::panic::Location<'static>) -> SerialTask {
         SerialTask::new(self, location)
+    }
+
+    /// A table of short tasks (the requests of one connection), reported
+    /// where this is called: see [`TaskTable`]. `None` once this has quit.
+    #[track_caller]
+    pub fn task_table(&self) -> Option<TaskTable> {
+        TaskTable::new(self, core::panic::Location::caller())
+    }
+
+    /// [`task_table`](Self::task_table), reported at `location` (for a
+    /// helper that tracks on its caller's behalf).
+    pub fn task_table_at(
+        &self,
+        location: &'static core::panic::Location<'static>,
+    ) -> Option<TaskTable> {
+        TaskTable::new(self, location)
     }
 
     /// This quitter's `tracing` span (`quitter{name=…}`, nested like the

@@ -1,6 +1,7 @@
 //! [`SerialTask`]: one task record reused by a sequence of tasks, one at a
-//! time (the requests of one HTTP/1 connection, or one of the records an
-//! HTTP/2 connection's streams take turns with). Its box, its registry
+//! time (the requests of one HTTP/1 connection; quitter-hyper uses one,
+//! once, for a connection's first request, and a
+//! [`TaskTable`](crate::TaskTable) for the rest). Its box, its registry
 //! entry and its name's buffer are made once; each task then only takes a
 //! hold on the node, is named and listed, and ends: nothing is allocated
 //! per task once the name's buffer is as large as the longest name.
@@ -27,9 +28,9 @@ use crate::report::TaskInfo;
 use crate::tree::slot::TaskSlot;
 
 /// A task record reused by tasks that run one after another on one
-/// quitter, such as the requests of an HTTP/1 connection (or, kept in a
-/// list, the streams of an HTTP/2 connection): cheaper than a
-/// [`TaskGuard`](crate::TaskGuard) per task, and reported the same way
+/// quitter, such as the requests of an HTTP/1 connection: cheaper than a
+/// [`TaskGuard`](crate::TaskGuard) per task (for many short tasks at once,
+/// see [`TaskTable`](crate::TaskTable)), and reported the same way
 /// (name, location, age; aborted if it ends while its quitter is
 /// aborted). Made by [`Quitter::serial_task`].
 ///

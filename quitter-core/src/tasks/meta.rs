@@ -1,11 +1,14 @@
 //! What the registry records of a task ([`TaskMeta`]): its name, where it
-//! was tracked, and when it started running ([`Started`]).
+//! was tracked, and when it started running ([`Started`]). An entry is one
+//! task, or a task table whose rows are its tasks ([`TaskName::Rows`]).
 
 use alloc::borrow::Cow;
 use core::panic::Location;
 use core::time::Duration;
 
+use super::rows::TaskRows;
 use crate::report::TaskInfo;
+use crate::sync::Arc;
 
 /// When a task started running (its listing): an `Instant` with `std`,
 /// nothing without; `NOT_YET` before.
@@ -50,19 +53,67 @@ impl Started {
     }
 }
 
-/// The registry's record of one task.
+/// What an entry is called: a task's name, or a task table's rows (each
+/// a task of its own in a report).
+pub(crate) enum TaskName {
+    Task(Cow<'static, str>),
+    Rows(Arc<TaskRows>),
+}
+
+impl Default for TaskName {
+    fn default() -> Self {
+        TaskName::Task(Cow::Borrowed(""))
+    }
+}
+
+impl From<Cow<'static, str>> for TaskName {
+    fn from(name: Cow<'static, str>) -> Self {
+        TaskName::Task(name)
+    }
+}
+
+/// The registry's record of one task (or task table).
 pub(crate) struct TaskMeta {
-    pub(crate) name: Cow<'static, str>,
+    pub(crate) name: TaskName,
     pub(crate) location: &'static Location<'static>,
     pub(crate) started: Started,
 }
 
 impl TaskMeta {
+    /// The task as a report shows it (a table: by its location alone).
     pub(crate) fn snapshot(&self) -> TaskInfo {
+        let name = match &self.name {
+            TaskName::Task(name) => name.clone(),
+            TaskName::Rows(_) => Cow::Borrowed("task table"),
+        };
         TaskInfo {
-            name: self.name.clone(),
+            name,
             location: self.location,
             age: self.started.age(),
+        }
+    }
+
+    /// The task (or a table's live rows), when each started, onto `into`;
+    /// returns how many were pushed.
+    pub(crate) fn collect(&self, into: &mut alloc::vec::Vec<(Started, TaskInfo)>) -> usize {
+        match &self.name {
+            TaskName::Task(_) => {
+                into.push((self.started, self.snapshot()));
+                1
+            }
+            TaskName::Rows(rows) => {
+                let before = into.len();
+                rows.collect(self.location, into);
+                into.len() - before
+            }
+        }
+    }
+
+    /// How many tasks this entry stands for (a table: its live rows).
+    pub(crate) fn tasks(&self) -> usize {
+        match &self.name {
+            TaskName::Task(_) => 1,
+            TaskName::Rows(rows) => rows.live(),
         }
     }
 }

@@ -12,3 +12,4 @@ pub(crate) mod count;
 pub(crate) mod meta;
 #[allow(unsafe_code)]
 pub(crate) mod registry;
+pub(crate) mod rows;

@@ -34,8 +34,9 @@
 //! - The list rules hold (see `sync::list`): entries are pinned where they
 //!   are, and a shard's list is only touched under its lock.
 //! - `meta` is written only while the entry is unlisted.
-//! - Locks here are leaves: nothing else is locked while a shard is held,
-//!   and a shard is never locked while another is.
+//! - Locks here are leaves: nothing else is locked while a shard is held
+//!   (but the rows of a task table listed there, whose lock is a leaf
+//!   itself: see `rows`), and a shard is never locked while another is.
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
@@ -51,7 +52,7 @@ use futures_util::task::AtomicWaker;
 use pin_project_lite::pin_project;
 
 use super::count::ShardCount;
-use super::meta::{Started, TaskMeta};
+use super::meta::{Started, TaskMeta, TaskName};
 use crate::report::TaskInfo;
 use crate::sync::list::{impl_linked, Links, List};
 use crate::sync::{AtomicU8, Mutex, OnceCell, Ordering};
@@ -88,7 +89,7 @@ impl_linked!(TaskEntry, links);
 
 impl TaskEntry {
     /// An unlisted entry for a task named `name`, tracked at `location`.
-    pub(crate) fn new(name: Cow<'static, str>, location: &'static Location<'static>) -> Self {
+    pub(crate) fn new(name: TaskName, location: &'static Location<'static>) -> Self {
         TaskEntry {
             links: Links::new(),
             meta: TaskMeta {
@@ -130,12 +131,12 @@ impl TaskEntry {
         // The last task's start is not this one's: none until it is listed.
         meta.started = Started::NOT_YET;
         let mut name = match core::mem::take(&mut meta.name) {
-            Cow::Owned(buffer) => buffer,
-            Cow::Borrowed(_) => String::new(),
+            TaskName::Task(Cow::Owned(buffer)) => buffer,
+            _ => String::new(),
         };
         name.clear();
         write(&mut name);
-        meta.name = Cow::Owned(name);
+        meta.name = TaskName::Task(Cow::Owned(name));
     }
 
     /// Whether the entry is listed (so a report names it).
@@ -275,9 +276,21 @@ impl TaskRegistry {
         self.made().map(|shard| &shard.list)
     }
 
-    /// How many tasks are listed.
-    pub(crate) fn len(&self) -> usize {
-        self.shards().map(|shard| shard.lock().len()).sum()
+    /// How many tasks are listed (a task table's live rows each count),
+    /// and in how many entries.
+    pub(crate) fn tasks(&self) -> (usize, usize) {
+        let mut tasks = 0;
+        let mut entries = 0;
+        for shard in self.shards() {
+            let list = shard.lock();
+            entries += list.len();
+            tasks += list
+                .iter()
+                // SAFETY: as in `snapshot`.
+                .map(|entry| unsafe { &entry.as_ref().meta }.tasks())
+                .sum::<usize>();
+        }
+        (tasks, entries)
     }
 
     /// Takes the abort waker of every listed task into `into` (to be woken
@@ -294,21 +307,26 @@ impl TaskRegistry {
         }
     }
 
-    /// Every listed task, oldest first (with `std`; without, in shard
-    /// order).
-    pub(crate) fn snapshot(&self) -> Vec<TaskInfo> {
+    /// Every listed task (a task table's live rows each one), oldest
+    /// first (with `std`; without, in shard order), and how many entries
+    /// they were listed in.
+    pub(crate) fn snapshot(&self) -> (Vec<TaskInfo>, usize) {
         let mut found = Vec::new();
+        let mut entries = 0;
         for shard in self.shards() {
             let list = shard.lock();
-            found.extend(list.iter().map(|entry| {
+            entries += list.len();
+            for entry in list.iter() {
                 // SAFETY: an entry in the list is live while we hold its
                 // lock (list rule 2); `meta` is not written while listed.
+                // A table's rows are read under their own lock, a leaf
+                // (`rows`), inside this one.
                 let meta = unsafe { &entry.as_ref().meta };
-                (meta.started, meta.snapshot())
-            }));
+                meta.collect(&mut found);
+            }
         }
         found.sort_by_key(|(started, _)| *started);
-        found.into_iter().map(|(_, info)| info).collect()
+        (found.into_iter().map(|(_, info)| info).collect(), entries)
     }
 }
 

@@ -234,10 +234,10 @@ impl Node {
     /// Listed tasks plus tasks not listed yet (tracked futures not polled
     /// yet, serial tasks started unlisted).
     pub(crate) fn task_count(&self) -> usize {
-        let listed = self.extra.get().map_or(0, |extra| extra.tasks.len());
+        let (listed, entries) = self.extra.get().map_or((0, 0), |extra| extra.tasks.tasks());
         let mut children = Vec::new();
         self.push_children(&mut children);
-        listed + self.unpolled(listed, &children)
+        listed + self.unpolled(entries, &children)
     }
 
     /// Pushes the live children (upgraded under the family lock; the
@@ -302,7 +302,8 @@ impl Node {
         self.extra.get()?.family.lock().keep.take()
     }
 
-    /// Holds that are neither one of the `listed` tasks nor one of
+    /// Holds that are neither one of the `listed` entries (a task or a
+    /// task table, which holds once for all its rows) nor one of
     /// `children` that is not done: tracked futures accepted but not polled
     /// yet, and serial tasks started but not listed yet. Exact when nothing
     /// is changing (a hung tree); a task or child ending during the count

@@ -15,7 +15,6 @@
 //!   with a hold of its own, so its entry is listed only in the registry
 //!   of the node it holds, and renamed only while unlisted.
 
-use alloc::borrow::Cow;
 use alloc::string::String;
 use core::panic::Location;
 use core::pin::Pin;
@@ -26,6 +25,7 @@ use super::hold::NodeHold;
 use super::node::Node;
 use crate::report::TaskInfo;
 use crate::sync::Arc;
+use crate::tasks::meta::TaskName;
 use crate::tasks::registry::{AbortCell, TaskEntry};
 
 pin_project! {
@@ -51,12 +51,12 @@ impl TaskSlot {
     #[inline]
     pub(crate) fn take(
         node: &Arc<Node>,
-        name: Cow<'static, str>,
+        name: impl Into<TaskName>,
         location: &'static Location<'static>,
     ) -> Option<TaskSlot> {
         Some(TaskSlot {
             hold: Some(NodeHold::take(node)?),
-            entry: TaskEntry::new(name, location),
+            entry: TaskEntry::new(name.into(), location),
         })
     }
 
@@ -66,7 +66,7 @@ impl TaskSlot {
     pub(crate) fn idle(location: &'static Location<'static>) -> TaskSlot {
         TaskSlot {
             hold: None,
-            entry: TaskEntry::new(Cow::Borrowed(""), location),
+            entry: TaskEntry::new(TaskName::default(), location),
         }
     }
 
@@ -174,6 +174,14 @@ impl TaskSlot {
     pub(crate) fn record_abort(&self) {
         if let Some(hold) = &self.hold {
             hold.node().record_abort(self.info());
+        }
+    }
+
+    /// Records `task` (one of this slot's task table's rows, ending) as
+    /// aborted.
+    pub(crate) fn record_abort_of(&self, task: TaskInfo) {
+        if let Some(hold) = &self.hold {
+            hold.node().record_abort(task);
         }
     }
 

@@ -22,11 +22,11 @@ impl Node {
     pub(crate) fn live_tasks(this: &Arc<Node>) -> Vec<QuitterTasks> {
         let mut found = Vec::new();
         Node::walk(this, |path, node, children, _| {
-            let tasks = node
+            let (tasks, entries) = node
                 .extra
                 .get()
-                .map_or_else(Vec::new, |extra| extra.tasks.snapshot());
-            let unpolled = node.unpolled(tasks.len(), children);
+                .map_or_else(|| (Vec::new(), 0), |extra| extra.tasks.snapshot());
+            let unpolled = node.unpolled(entries, children);
             if !tasks.is_empty() || unpolled > 0 {
                 found.push(QuitterTasks {
                     path: path(),
@@ -43,10 +43,10 @@ impl Node {
     pub(crate) fn snapshot(this: &Arc<Node>) -> Vec<QuitterSnapshot> {
         let mut found = Vec::new();
         Node::walk(this, |path, node, children, depth| {
-            let tasks = node
+            let (tasks, entries) = node
                 .extra
                 .get()
-                .map_or_else(Vec::new, |extra| extra.tasks.snapshot());
+                .map_or_else(|| (Vec::new(), 0), |extra| extra.tasks.snapshot());
             let state = if node.state.is_done() {
                 QuitterState::Done
             } else if node.state.is_quit() {
@@ -60,7 +60,7 @@ impl Node {
                 path: path(),
                 depth,
                 state,
-                unpolled: node.unpolled(tasks.len(), children),
+                unpolled: node.unpolled(entries, children),
                 tasks,
             });
         });

@@ -1,0 +1,138 @@
+//! [`TaskTable`]: many short tasks of one quitter (the requests of one
+//! connection) kept as rows of one table instead of a task record each.
+//! The table is one task as far as the tree counts (one hold, one
+//! registry entry, listed when it is made); a report names each live row
+//! as a task of its own (name, location, age). Starting a row takes the
+//! table's lock once, and ending it once: no hold, no registry entry and
+//! no allocation per task once the table has served a few.
+//!
+//! Invariants:
+//! - the table's slot (its hold and entry) lives as long as the table or
+//!   any of its [`TableTask`]s (they share it through an `Arc`), so a row
+//!   is reported only while the node is held, and the node is not done
+//!   while a row is live;
+//! - a row ends exactly once, when its `TableTask` is dropped; if its
+//!   quitter is aborted then, it is recorded as aborted (name, age), as a
+//!   task record's end is.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use core::fmt;
+use core::panic::Location;
+use core::pin::Pin;
+
+use super::quitter::Quitter;
+use crate::sync::Arc;
+use crate::tasks::meta::TaskName;
+use crate::tasks::rows::TaskRows;
+use crate::tree::slot::TaskSlot;
+
+/// A table of short tasks tracked by one quitter, cheaper per task than a
+/// [`SerialTask`](crate::SerialTask) or a [`TaskGuard`](crate::TaskGuard):
+/// for a connection's requests, say. Made by [`Quitter::task_table`].
+///
+/// ```
+/// use quitter_core::Quitter;
+///
+/// let connection = Quitter::new("127.0.0.1:50312");
+/// let requests = connection.task_table().expect("not quit");
+/// let first = requests.start(|name| name.push_str("GET /"));
+/// let second = requests.start(|name| name.push_str("GET /slow"));
+/// let tasks = &connection.snapshot().quitters[0].tasks;
+/// assert_eq!(tasks.len(), 2); // each row, by name
+/// assert_eq!(tasks[1].name, "GET /slow");
+/// drop((first, second));
+/// assert_eq!(connection.snapshot().task_count(), 0);
+/// ```
+pub struct TaskTable {
+    shared: Arc<Shared>,
+}
+
+/// What a table and its tasks share.
+struct Shared {
+    // The table's hold and registry entry (named by `rows`), listed when
+    // made; ended when the last of the table and its tasks goes.
+    slot: Pin<Box<TaskSlot>>,
+    rows: Arc<TaskRows>,
+    quitter: Quitter,
+    location: &'static Location<'static>,
+}
+
+/// One live row of a [`TaskTable`]: the task ends when this is dropped
+/// (recorded as aborted if its quitter is aborted then).
+#[must_use = "the task ends as soon as it is dropped"]
+pub struct TableTask {
+    shared: Arc<Shared>,
+    row: usize,
+}
+
+impl TaskTable {
+    /// A table on `quitter`, reported at `location`; `None` once it has
+    /// quit.
+    pub(crate) fn new(quitter: &Quitter, location: &'static Location<'static>) -> Option<Self> {
+        let rows = Arc::new(TaskRows::new());
+        let slot = TaskSlot::take(quitter.node(), TaskName::Rows(rows.clone()), location)?;
+        let mut slot = Box::pin(slot);
+        slot.as_mut().list();
+        Some(TaskTable {
+            shared: Arc::new(Shared {
+                slot,
+                rows,
+                quitter: quitter.clone(),
+                location,
+            }),
+        })
+    }
+
+    /// Starts a task named by `name` (which writes into a reused buffer,
+    /// cleared first), its age from now: a report names it until the
+    /// returned [`TableTask`] is dropped.
+    #[inline]
+    pub fn start(&self, name: impl FnOnce(&mut String)) -> TableTask {
+        let row = self.shared.rows.start(name);
+        TableTask {
+            shared: self.shared.clone(),
+            row,
+        }
+    }
+
+    /// The quitter the tasks are tracked by.
+    pub fn quitter(&self) -> &Quitter {
+        &self.shared.quitter
+    }
+}
+
+impl TableTask {
+    /// The quitter the task is tracked by.
+    pub fn quitter(&self) -> &Quitter {
+        &self.shared.quitter
+    }
+}
+
+impl Drop for TableTask {
+    fn drop(&mut self) {
+        let shared = &*self.shared;
+        let aborted = shared.slot.is_aborted();
+        if let Some(task) = shared.rows.end(self.row, aborted, shared.location) {
+            shared.slot.record_abort_of(task);
+        }
+    }
+}
+
+impl fmt::Debug for TaskTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskTable")
+            .field("quitter", &self.shared.quitter.name())
+            .field("live", &self.shared.rows.live())
+            .finish()
+    }
+}
+
+impl fmt::Debug for TableTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TableTask")
+            .field("quitter", &self.shared.quitter.name())
+            .field("row", &self.row)
+            .finish()
+    }
+}

@@ -1,0 +1,133 @@
+//! `TaskTable`: a connection's requests as rows of one table. Each row is
+//! named in reports by its own name and age while it lives; the table
+//! holds its quitter open while it or any row lives; a row that ends
+//! after an abort is recorded as aborted; a quit refuses a new table.
+//! Sizes go through `common::scaled` (`QUITTER_TEST_SCALE`), so Miri runs
+//! the threaded test small.
+
+mod common;
+
+use std::sync::mpsc;
+use std::thread;
+
+use quitter_core::Quitter;
+
+fn named(path: &'static str) -> impl FnOnce(&mut String) {
+    move |name| {
+        name.push_str("GET ");
+        name.push_str(path);
+    }
+}
+
+#[test]
+fn each_live_row_is_reported_as_a_task_oldest_first() {
+    let root = Quitter::new("main");
+    let connection = root.child("127.0.0.1:50312").unwrap();
+    let table = connection.task_table().expect("not quit");
+    assert_eq!(
+        root.live_tasks().task_count(),
+        0,
+        "an empty table names nothing"
+    );
+
+    let a = table.start(named("/a"));
+    let b = table.start(named("/b"));
+    let report = root.live_tasks();
+    let tasks = report.tasks_of("main/127.0.0.1:50312").unwrap();
+    let names: Vec<_> = tasks.iter().map(|task| &*task.name).collect();
+    assert_eq!(names, ["GET /a", "GET /b"], "{report}");
+    assert!(tasks.iter().all(|task| task.age.is_some()));
+    assert!(tasks[0].location.file().ends_with("table.rs"));
+    assert_eq!(connection.task_count(), 2);
+    assert_eq!(
+        root.snapshot().quitters[1].unpolled,
+        0,
+        "the table is one hold, listed"
+    );
+
+    // A freed row is reused, by its new name.
+    drop(a);
+    let c = table.start(named("/a-much-longer-path-than-before"));
+    let mut names: Vec<_> = root
+        .live_tasks()
+        .tasks_of("main/127.0.0.1:50312")
+        .unwrap()
+        .iter()
+        .map(|task| task.name.to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["GET /a-much-longer-path-than-before", "GET /b"]);
+    drop((b, c));
+    assert_eq!(root.live_tasks().task_count(), 0);
+}
+
+#[test]
+fn a_table_or_a_live_row_holds_the_quitter_open() {
+    let root = Quitter::new("main");
+    let table = root.task_table().expect("not quit");
+    let row = table.start(named("/slow"));
+    root.quit();
+    assert!(root.task_table().is_none(), "a quit refuses a new table");
+    drop(table);
+    assert!(!root.is_done(), "the live row holds it open");
+    assert_eq!(root.live_tasks().task_count(), 1);
+    drop(row);
+    assert!(root.is_done());
+}
+
+#[test]
+fn a_row_that_ends_after_an_abort_is_recorded_as_aborted() {
+    let root = Quitter::new("main");
+    root.make_abortable();
+    let connection = root.child("conn").unwrap();
+    let table = connection.task_table().expect("not quit");
+    drop(table.start(named("/done")));
+    let cut = table.start(named("/cut"));
+    root.quit();
+    assert!(root.abort());
+    drop(cut);
+    let aborted = root.aborted();
+    assert_eq!(aborted.len(), 1, "only the row live at the abort");
+    assert_eq!(aborted[0].path, "main/conn");
+    assert_eq!(aborted[0].task.name, "GET /cut");
+    assert!(aborted[0].task.age.is_some());
+    drop(table);
+    assert!(root.is_done());
+}
+
+#[test]
+fn rows_started_on_one_thread_end_on_others_while_reports_are_taken() {
+    let root = Quitter::new("main");
+    let table = root.task_table().expect("not quit");
+    let (sender, receiver) = mpsc::channel();
+    let ender = thread::spawn(move || {
+        let mut ended = 0;
+        for row in receiver {
+            drop(row);
+            ended += 1;
+        }
+        ended
+    });
+    let reporter = {
+        let root = root.clone();
+        thread::spawn(move || {
+            for _ in 0..common::scaled(200) {
+                let report = root.live_tasks();
+                for task in report.tasks_of("main").unwrap_or(&[]) {
+                    assert!(task.name.starts_with("GET /"), "{report}");
+                }
+            }
+        })
+    };
+    let rows = common::scaled(1000);
+    for _ in 0..rows {
+        sender.send(table.start(named("/"))).unwrap();
+    }
+    drop(sender);
+    assert_eq!(ender.join().unwrap(), rows);
+    reporter.join().unwrap();
+    assert_eq!(root.live_tasks().task_count(), 0);
+    drop(table);
+    root.quit();
+    assert!(root.is_done());
+}
