@@ -562,7 +562,7 @@ fn loom_table_row_end_vs_report_and_quit() {
     loom::model(|| {
         let root = Quitter::new("main");
         let table = root.task_table().expect("not quit");
-        let row = table.start(|name| name.push_str("GET /"));
+        let row = table.start(["GET /"]);
         let ender = thread::spawn(move || drop(row));
         let reporter = {
             let root = root.clone();
@@ -578,5 +578,9 @@ fn loom_table_row_end_vs_report_and_quit() {
         ender.join().unwrap();
         reporter.join().unwrap();
         assert!(root.is_done());
+        assert!(
+            root.live_tasks().quitters.is_empty(),
+            "the table was unlisted"
+        );
     });
 }

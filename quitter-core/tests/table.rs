@@ -12,11 +12,8 @@ use std::thread;
 
 use quitter_core::Quitter;
 
-fn named(path: &'static str) -> impl FnOnce(&mut String) {
-    move |name| {
-        name.push_str("GET ");
-        name.push_str(path);
-    }
+fn named(path: &str) -> [&str; 2] {
+    ["GET ", path]
 }
 
 #[test]
@@ -37,7 +34,7 @@ fn each_live_row_is_reported_as_a_task_oldest_first() {
     let names: Vec<_> = tasks.iter().map(|task| &*task.name).collect();
     assert_eq!(names, ["GET /a", "GET /b"], "{report}");
     assert!(tasks.iter().all(|task| task.age.is_some()));
-    assert!(tasks[0].location.file().ends_with("table.rs"));
+    assert_eq!(tasks[0].location.file(), file!());
     assert_eq!(connection.task_count(), 2);
     assert_eq!(
         root.snapshot().quitters[1].unpolled,
@@ -45,20 +42,54 @@ fn each_live_row_is_reported_as_a_task_oldest_first() {
         "the table is one hold, listed"
     );
 
-    // A freed row is reused, by its new name.
+    // A freed row is reused, by its new name; reports go oldest first,
+    // not by row.
     drop(a);
     let c = table.start(named("/a-much-longer-path-than-before"));
-    let mut names: Vec<_> = root
+    let names: Vec<_> = root
         .live_tasks()
         .tasks_of("main/127.0.0.1:50312")
         .unwrap()
         .iter()
         .map(|task| task.name.to_string())
         .collect();
-    names.sort();
-    assert_eq!(names, ["GET /a-much-longer-path-than-before", "GET /b"]);
+    assert_eq!(names, ["GET /b", "GET /a-much-longer-path-than-before"]);
     drop((b, c));
     assert_eq!(root.live_tasks().task_count(), 0);
+}
+
+#[test]
+fn a_table_is_one_hold_so_other_unlisted_tasks_still_count_as_not_polled() {
+    let root = Quitter::new("main");
+    let table = root.task_table().expect("not quit");
+    let rows = [table.start(named("/a")), table.start(named("/b"))];
+    let mut other = root.serial_task();
+    assert!(other.start_unlisted(|name| name.push_str("GET /c")));
+    let snapshot = root.snapshot();
+    assert_eq!(snapshot.quitters[0].tasks.len(), 2);
+    assert_eq!(
+        snapshot.quitters[0].unpolled, 1,
+        "the serial task, not yet listed"
+    );
+    assert_eq!(root.task_count(), 3);
+    drop((rows, other, table));
+    assert_eq!(root.task_count(), 0);
+}
+
+#[test]
+fn a_row_can_start_after_the_quit_and_holds_the_quitter_open() {
+    let root = Quitter::new("main");
+    let table = root.task_table().expect("not quit");
+    root.quit();
+    let late = table.start(named("/late"));
+    drop(table);
+    assert!(!root.is_done());
+    assert_eq!(
+        root.live_tasks().tasks_of("main").unwrap()[0].name,
+        "GET /late"
+    );
+    drop(late);
+    assert!(root.is_done());
 }
 
 #[test]

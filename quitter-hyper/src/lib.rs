@@ -25,13 +25,15 @@
 //! Running:
 //! - every accepted connection is a task of its own child quitter (named by
 //!   the peer's address); every request in flight is a task of that child,
-//!   counted from the call of the service and named `METHOD /path` (no
-//!   query, its age from then) from its response's first poll, until its
-//!   response body has ended (so a slow or streamed response is still the
-//!   request in flight, with its age). An HTTP/2 stream whose executor
-//!   task has not run yet (say, every worker is stuck) is only counted, as
-//!   "task(s) not polled yet"; an HTTP/1 request's response is polled in
-//!   the same pass as the call;
+//!   counted from the call of the service until its response body has
+//!   ended (so a slow or streamed response is still the request in
+//!   flight, with its age), and named `METHOD /path` (no query). A
+//!   connection's later requests are rows of its task table, named from
+//!   the call, their age from then. Its first request has a record of its
+//!   own, named from its response's first poll, its age from then: if it
+//!   is an HTTP/2 stream whose executor task has not run yet (say, every
+//!   worker is stuck), it is only counted, as "task(s) not polled yet"; an
+//!   HTTP/1 request's response is polled in the same pass as the call;
 //! - handlers learn of the quit from the quitter given to `serve` (captured
 //!   in the service: it drains and quits with every connection), or, with
 //!   [`ServeOptions::quitter_in_extensions`], from the connection's quitter
@@ -41,7 +43,9 @@
 //!   [`quitted()`](quitter_core::Quitter::quitted);
 //! - no request is refused for tracking's sake: one that comes once its
 //!   connection's quitter has quit (an HTTP/2 stream the client opened
-//!   before it read the GOAWAY) is served, untracked.
+//!   before it read the GOAWAY) is served, tracked as a row if the
+//!   connection has its table already (it holds the quitter), untracked
+//!   if not.
 //!
 //! Draining (the lame duck, [`Quitter::start_draining`](quitter_core::Quitter::start_draining)): nothing is
 //! refused or closed; clients are asked to move away:

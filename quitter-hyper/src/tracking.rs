@@ -12,8 +12,11 @@
 //!   has ended ([`TrackedBody`]: its last frame, an error, or dropped), so
 //!   a request whose head went out but whose body is still coming (a slow
 //!   or streamed response) is still the request in flight, with its age;
-//! - tracking never costs a request: once the quitter has quit, the task is
-//!   refused and the request is served untracked. (So the task is a
+//! - tracking never costs a request: a request whose task is refused (the
+//!   quitter has quit, and the connection has no table yet) is served
+//!   untracked; one that comes after the quit to a connection that has
+//!   its table is still tracked, as a row (the table holds the quitter
+//!   already). (So the task is a
 //!   record next to the response future, not the future itself: a refused
 //!   [`Quitter::track_future`] drops what it was given.) It is started when
 //!   the request comes, on the connection's thread, and moves from the
@@ -115,24 +118,25 @@ impl<S> Tracking<S> {
         }
     }
 
-    /// The request's task, named `METHOD /path`. `None` once the quitter
-    /// has quit (for a later request: if it had quit by the second).
+    /// The request's task, named `METHOD /path`. `None` for a first or
+    /// second request that comes once the quitter has quit (the second
+    /// makes the table, which is then refused); later requests are rows
+    /// of a table made before the quit, which still holds the quitter.
     #[inline]
     fn track(&self, method: &str, path: &str) -> Option<RequestTask> {
-        let name = |name: &mut String| {
-            name.reserve(method.len() + 1 + path.len());
-            name.push_str(method);
-            name.push(' ');
-            name.push_str(path);
-        };
         if !self.had_request.replace(true) {
-            return self.track_first(name);
+            return self.track_first(|name| {
+                name.reserve(method.len() + 1 + path.len());
+                name.push_str(method);
+                name.push(' ');
+                name.push_str(path);
+            });
         }
         let table = self
             .table
             .get_or_init(|| self.quitter.task_table_at(self.spawned_at))
             .as_ref()?;
-        Some(RequestTask::Row(table.start(name)))
+        Some(RequestTask::Row(table.start([method, " ", path])))
     }
 
     /// A connection's first request: a record used once, so a connection

@@ -466,9 +466,26 @@ fn quit_finishes_requests_in_flight_closes_idle_connections_and_stops_accepting(
 
 #[test]
 fn a_hung_request_is_named_with_its_connection_method_path_and_age() {
+    hung_request_is_named(false);
+}
+
+/// The same for a connection's later request (a row of its task table,
+/// where the first has a record of its own).
+#[test]
+fn a_hung_later_request_is_named_with_its_connection_method_path_and_age() {
+    hung_request_is_named(true);
+}
+
+/// A request that hangs (after one served on its connection, if
+/// `after_one`) is named in a report and a timed-out shutdown's, by its
+/// connection, method, path, age and where `serve` was called.
+fn hung_request_is_named(after_one: bool) {
     smol::block_on(async {
         let mut server = start().await;
         let mut client = h1(server.addr).await;
+        if after_one {
+            assert_eq!(body(client.get("/").await).await, "hello");
+        }
         let hung = client.send("/slow?ms=1000").await;
         let path = server.entered().await;
         assert_eq!(path, format!("main/http/{}", client.local));

@@ -291,7 +291,8 @@ impl Quitter {
     }
 
     /// A table of short tasks (the requests of one connection), reported
-    /// where this is called: see [`TaskTable`]. `None` once this has quit.
+    /// where this is called: see [`TaskTable`]. `None` once this has quit
+    /// (its tasks can start after that: the table holds this open).
     #[track_caller]
     pub fn task_table(&self) -> Option<TaskTable> {
         TaskTable::new(self, core::panic::Location::caller())

@@ -1,10 +1,11 @@
 //! [`SerialTask`]: one task record reused by a sequence of tasks, one at a
-//! time (the requests of one HTTP/1 connection; quitter-hyper uses one,
-//! once, for a connection's first request, and a
-//! [`TaskTable`](crate::TaskTable) for the rest). Its box, its registry
+//! time (the requests of one HTTP/1 connection). Its box, its registry
 //! entry and its name's buffer are made once; each task then only takes a
 //! hold on the node, is named and listed, and ends: nothing is allocated
 //! per task once the name's buffer is as large as the longest name.
+//! (quitter-hyper gives a connection's first request a record of its own,
+//! for that request alone, and a [`TaskTable`](crate::TaskTable) for the
+//! rest.)
 //!
 //! Invariants:
 //! - at most one task at a time: [`start`](SerialTask::start) while a task

@@ -1,8 +1,9 @@
 //! [`TaskTable`]: many short tasks of one quitter (the requests of one
 //! connection) kept as rows of one table instead of a task record each.
-//! The table is one task as far as the tree counts (one hold, one
-//! registry entry, listed when it is made); a report names each live row
-//! as a task of its own (name, location, age). Starting a row takes the
+//! The table holds its quitter once (one hold, one registry entry, listed
+//! when it is made), for itself and all its rows; reports and
+//! `task_count` name and count each live row as a task of its own (name,
+//! location, age), and an idle table as nothing. Starting a row takes the
 //! table's lock once, and ending it once: no hold, no registry entry and
 //! no allocation per task once the table has served a few.
 //!
@@ -10,13 +11,15 @@
 //! - the table's slot (its hold and entry) lives as long as the table or
 //!   any of its [`TableTask`]s (they share it through an `Arc`), so a row
 //!   is reported only while the node is held, and the node is not done
-//!   while a row is live;
+//!   while a row is live; a row can start after the quit (the table
+//!   holds the node already);
 //! - a row ends exactly once, when its `TableTask` is dropped; if its
 //!   quitter is aborted then, it is recorded as aborted (name, age), as a
-//!   task record's end is.
+//!   task record's end is;
+//! - an idle table holds its quitter without naming anything: its owner
+//!   drops it when it is done (quitter-hyper's, with its connection).
 
 use alloc::boxed::Box;
-use alloc::string::String;
 use core::fmt;
 use core::panic::Location;
 use core::pin::Pin;
@@ -29,20 +32,26 @@ use crate::tree::slot::TaskSlot;
 
 /// A table of short tasks tracked by one quitter, cheaper per task than a
 /// [`SerialTask`](crate::SerialTask) or a [`TaskGuard`](crate::TaskGuard):
-/// for a connection's requests, say. Made by [`Quitter::task_table`].
+/// for a connection's requests, say. Made by [`Quitter::task_table`]. It
+/// holds its quitter open while it or any of its tasks lives; while no
+/// task is live it holds it without being named in reports, so drop it
+/// when its owner is done.
 ///
 /// ```
 /// use quitter_core::Quitter;
 ///
 /// let connection = Quitter::new("127.0.0.1:50312");
 /// let requests = connection.task_table().expect("not quit");
-/// let first = requests.start(|name| name.push_str("GET /"));
-/// let second = requests.start(|name| name.push_str("GET /slow"));
+/// let first = requests.start(["GET ", "/"]);
+/// let second = requests.start(["GET ", "/slow"]);
 /// let tasks = &connection.snapshot().quitters[0].tasks;
 /// assert_eq!(tasks.len(), 2); // each row, by name
 /// assert_eq!(tasks[1].name, "GET /slow");
 /// drop((first, second));
-/// assert_eq!(connection.snapshot().task_count(), 0);
+/// assert_eq!(connection.snapshot().task_count(), 0); // an idle table names nothing
+/// drop(requests);
+/// connection.quit();
+/// assert!(connection.is_done());
 /// ```
 pub struct TaskTable {
     shared: Arc<Shared>,
@@ -84,12 +93,14 @@ impl TaskTable {
         })
     }
 
-    /// Starts a task named by `name` (which writes into a reused buffer,
-    /// cleared first), its age from now: a report names it until the
-    /// returned [`TableTask`] is dropped.
+    /// Starts a task named by `parts`, one after another (copied into a
+    /// reused buffer under the table's lock: no code of the caller runs
+    /// there), its age from now: a report names it until the returned
+    /// [`TableTask`] is dropped. Never refused: the table holds its
+    /// quitter already, even once it has quit.
     #[inline]
-    pub fn start(&self, name: impl FnOnce(&mut String)) -> TableTask {
-        let row = self.shared.rows.start(name);
+    pub fn start<const N: usize>(&self, parts: [&str; N]) -> TableTask {
+        let row = self.shared.rows.start(parts);
         TableTask {
             shared: self.shared.clone(),
             row,

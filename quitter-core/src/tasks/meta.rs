@@ -60,6 +60,13 @@ pub(crate) enum TaskName {
     Rows(Arc<TaskRows>),
 }
 
+// The registry's entries are `Send` and `Sync` by an `unsafe impl` (their
+// links): what they own must be, whatever variants come.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<TaskName>();
+};
+
 impl Default for TaskName {
     fn default() -> Self {
         TaskName::Task(Cow::Borrowed(""))
@@ -93,19 +100,11 @@ impl TaskMeta {
         }
     }
 
-    /// The task (or a table's live rows), when each started, onto `into`;
-    /// returns how many were pushed.
-    pub(crate) fn collect(&self, into: &mut alloc::vec::Vec<(Started, TaskInfo)>) -> usize {
+    /// The task (or a table's live rows), when each started, onto `into`.
+    pub(crate) fn collect(&self, into: &mut alloc::vec::Vec<(Started, TaskInfo)>) {
         match &self.name {
-            TaskName::Task(_) => {
-                into.push((self.started, self.snapshot()));
-                1
-            }
-            TaskName::Rows(rows) => {
-                let before = into.len();
-                rows.collect(self.location, into);
-                into.len() - before
-            }
+            TaskName::Task(_) => into.push((self.started, self.snapshot())),
+            TaskName::Rows(rows) => rows.collect(self.location, into),
         }
     }
 

@@ -10,10 +10,12 @@
 //!   its name's buffer is kept for the next task (unless it grew past
 //!   [`KEPT_NAME`]), so a table that has served a few tasks allocates
 //!   nothing per task;
-//! - the rows' lock is a leaf: nothing is locked while it is held. A
-//!   report takes it inside a registry shard's lock (the table's entry is
-//!   listed there); the rows' owners never take a shard's lock while they
-//!   hold it.
+//! - what a burst leaves is bounded: once no row is live, rows past
+//!   [`KEPT_ROWS`] are freed;
+//! - the rows' lock is a leaf, and runs no caller's code: a name is given
+//!   as parts that are copied in (nothing under the lock can panic, short
+//!   of running out of memory, or lock anything). A report takes it inside
+//!   a registry shard's lock (the table's entry is listed there).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -26,6 +28,10 @@ use crate::sync::Mutex;
 /// A row's name buffer longer than this is not kept for the next task:
 /// it would stay that large for the table's life.
 const KEPT_NAME: usize = 256;
+
+/// Rows kept once none is live (a burst of requests in flight at once
+/// leaves no more than this many).
+const KEPT_ROWS: usize = 16;
 
 /// The rows of one task table: live ones and free ones, by index.
 pub(crate) struct TaskRows {
@@ -54,10 +60,11 @@ impl TaskRows {
         }
     }
 
-    /// Starts a task named by `name` (written into a reused buffer,
-    /// cleared first), its age from now; returns its row's index.
-    pub(crate) fn start(&self, name: impl FnOnce(&mut String)) -> usize {
+    /// Starts a task named by `parts`, one after another (copied into a
+    /// reused buffer), its age from now; returns its row's index.
+    pub(crate) fn start<const N: usize>(&self, parts: [&str; N]) -> usize {
         let started = Started::now();
+        let length = parts.iter().map(|part| part.len()).sum();
         let mut rows = self.inner.lock();
         let Rows { rows, free } = &mut *rows;
         let index = match free.pop() {
@@ -76,7 +83,10 @@ impl TaskRows {
         };
         let row = &mut rows[index];
         row.name.clear();
-        name(&mut row.name);
+        row.name.reserve(length);
+        for part in parts {
+            row.name.push_str(part);
+        }
         row.started = started;
         row.live = true;
         index
@@ -101,6 +111,14 @@ impl TaskRows {
         }
         free.reserve_exact(usize::from(free.capacity() == 0));
         free.push(index);
+        if free.len() == rows.len() && rows.len() > KEPT_ROWS {
+            // None live after a burst: keep the first few rows only.
+            rows.truncate(KEPT_ROWS);
+            rows.shrink_to_fit();
+            free.clear();
+            free.extend(0..KEPT_ROWS);
+            free.shrink_to_fit();
+        }
         info
     }
 
@@ -148,17 +166,43 @@ mod tests {
     fn rows_are_reused_and_long_names_buffers_are_not_kept() {
         let rows = TaskRows::new();
         let here = Location::caller();
-        let first = rows.start(|name| name.push_str("GET /a"));
+        let first = rows.start(["GET /a"]);
         assert_eq!(rows.end(first, true, here).unwrap().name, "GET /a");
         // The freed row, and its buffer, are the next task's.
-        let second = rows.start(|name| name.push_str("GET /b"));
+        let second = rows.start(["GET ", "/b"]);
         assert_eq!(second, first);
         assert!(rows.end(second, false, here).is_none());
 
-        let long = rows.start(|name| name.push_str(&"x".repeat(KEPT_NAME + 1)));
+        let long = rows.start([&"x".repeat(KEPT_NAME + 1)]);
         assert!(capacity(&rows, long) > KEPT_NAME);
         rows.end(long, false, here);
         assert_eq!(capacity(&rows, long), 0, "it would stay that large");
         assert_eq!(rows.live(), 0);
+    }
+
+    #[test]
+    fn a_burst_leaves_at_most_the_kept_rows_once_none_is_live() {
+        let rows = TaskRows::new();
+        let here = Location::caller();
+        let burst: Vec<_> = (0..KEPT_ROWS * 3).map(|_| rows.start(["GET /"])).collect();
+        assert_eq!(rows.live(), KEPT_ROWS * 3);
+        let (last, ended) = burst.split_last().unwrap();
+        for &index in ended {
+            rows.end(index, false, here);
+        }
+        assert_eq!(
+            rows.inner.lock().rows.len(),
+            KEPT_ROWS * 3,
+            "one still live"
+        );
+        rows.end(*last, false, here);
+        assert_eq!(rows.inner.lock().rows.len(), KEPT_ROWS);
+        assert_eq!(rows.live(), 0);
+        // The kept rows are all free, each once.
+        let again: Vec<_> = (0..KEPT_ROWS).map(|_| rows.start(["GET /"])).collect();
+        let mut sorted = again.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..KEPT_ROWS).collect::<Vec<_>>());
+        assert_eq!(rows.start(["GET /"]), KEPT_ROWS, "then a new row");
     }
 }
