@@ -49,7 +49,8 @@
 //! [`Quitter::track_future`], which is what the adapters' `spawn` do) and
 //! ends when its [`TaskGuard`] drops (or its future completes or is
 //! dropped). Tracking is atomic with respect to `quit`: once a quitter has
-//! quit, it refuses, and nothing was started. A tracked future counts from
+//! quit, it refuses, and nothing was started (a [`TaskTable`] made before
+//! the quit still starts rows: it holds the quitter already). A tracked future counts from
 //! the call and is listed by name from its first poll; a report counts the
 //! ones never polled.
 //!
@@ -147,7 +148,9 @@
 //! # The rules
 //!
 //! - `track` and `child` are atomic with respect to `quit`: refused, or
-//!   counted and waited for. Nothing is lost.
+//!   counted and waited for. Nothing is lost. (A task table's rows are
+//!   not refused: the table, refused or not when it was made, holds the
+//!   quitter for them.)
 //! - A child holds its parent open until the child's own subtree is done.
 //!   Dropping the last handle of a child with no live task unlinks it.
 //! - `is_quitting` is one atomic load; `quitted()` on a quit quitter is

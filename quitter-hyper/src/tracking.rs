@@ -16,12 +16,12 @@
 //!   quitter has quit, and the connection has no table yet) is served
 //!   untracked; one that comes after the quit to a connection that has
 //!   its table is still tracked, as a row (the table holds the quitter
-//!   already). (So the task is a
-//!   record next to the response future, not the future itself: a refused
-//!   [`Quitter::track_future`] drops what it was given.) It is started when
-//!   the request comes, on the connection's thread, and moves from the
-//!   response future to the body; an HTTP/2 stream's ends on the thread
-//!   that polls the stream (its executor task);
+//!   already). (So the task is a record next to the response future,
+//!   not the future itself: a refused [`Quitter::track_future`] drops
+//!   what it was given.) It is started when the request comes, on the
+//!   connection's thread, and moves from the response future to the
+//!   body; an HTTP/2 stream's ends on the thread that polls the stream
+//!   (its executor task);
 //! - a connection's first request gets a record of its own
 //!   ([`SerialTask`], used once: listed on the thread that polls the
 //!   response), so a connection that serves a single request (as under
@@ -29,7 +29,8 @@
 //!   request on, each request is a row of the connection's
 //!   [`TaskTable`], made then and kept for the connection's life: a row
 //!   takes the table's lock once to start and once to end, and allocates
-//!   nothing once the table has had as many requests in flight at once;
+//!   nothing once the table has had as many requests in flight at once
+//!   (up to 32; a larger burst's rows past 16 are freed when it ends);
 //! - an HTTP/1 response gets `Connection: close` if the quitter is draining
 //!   when the response is ready (not when the request came: a drain that
 //!   starts during a long request still sends its client away);
@@ -118,10 +119,9 @@ impl<S> Tracking<S> {
         }
     }
 
-    /// The request's task, named `METHOD /path`. `None` for a first or
-    /// second request that comes once the quitter has quit (the second
-    /// makes the table, which is then refused); later requests are rows
-    /// of a table made before the quit, which still holds the quitter.
+    /// The request's task, named `METHOD /path`. `None` once the quitter
+    /// has quit, unless the connection's table was made before (its rows
+    /// start after the quit: the table holds the quitter already).
     #[inline]
     fn track(&self, method: &str, path: &str) -> Option<RequestTask> {
         if !self.had_request.replace(true) {

@@ -147,7 +147,8 @@ impl Quitter {
     }
 
     /// Quits this quitter and all its descendants: each refuses new tasks and
-    /// children from now on and wakes its `quitted()` waiters. When this
+    /// children from now on (but rows of a [`TaskTable`] made before) and
+    /// wakes its `quitted()` waiters. When this
     /// returns, every descendant is quitting.
     ///
     /// Idempotent: returns `true` only for the call that quit `self`; the
@@ -292,7 +293,10 @@ impl Quitter {
 
     /// A table of short tasks (the requests of one connection), reported
     /// where this is called: see [`TaskTable`]. `None` once this has quit
-    /// (its tasks can start after that: the table holds this open).
+    /// (its tasks can start after that: the table holds this open). A
+    /// table with no live task holds this open unnamed: a report (and
+    /// [`live_tasks`](Self::live_tasks)) shows nothing of it, so drop it
+    /// when its owner is done.
     #[track_caller]
     pub fn task_table(&self) -> Option<TaskTable> {
         TaskTable::new(self, core::panic::Location::caller())

@@ -4,8 +4,9 @@
 //! when it is made), for itself and all its rows; reports and
 //! `task_count` name and count each live row as a task of its own (name,
 //! location, age), and an idle table as nothing. Starting a row takes the
-//! table's lock once, and ending it once: no hold, no registry entry and
-//! no allocation per task once the table has served a few.
+//! table's lock once, and ending it once: no hold and no registry entry
+//! per task, and no allocation once the table has had as many tasks at
+//! once (up to 32: see `tasks::rows`).
 //!
 //! Invariants:
 //! - the table's slot (its hold and entry) lives as long as the table or
@@ -16,8 +17,10 @@
 //! - a row ends exactly once, when its `TableTask` is dropped; if its
 //!   quitter is aborted then, it is recorded as aborted (name, age), as a
 //!   task record's end is;
-//! - an idle table holds its quitter without naming anything: its owner
-//!   drops it when it is done (quitter-hyper's, with its connection).
+//! - an idle table holds its quitter without naming anything (a timed-out
+//!   wait's report does not even list the quitter if nothing else holds
+//!   it): its owner drops it when it is done (quitter-hyper's, with its
+//!   connection, which is a named task of the same quitter).
 
 use alloc::boxed::Box;
 use core::fmt;

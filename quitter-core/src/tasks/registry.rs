@@ -34,9 +34,10 @@
 //! - The list rules hold (see `sync::list`): entries are pinned where they
 //!   are, and a shard's list is only touched under its lock.
 //! - `meta` is written only while the entry is unlisted.
-//! - Locks here are leaves: nothing else is locked while a shard is held
-//!   (but the rows of a task table listed there, whose lock is a leaf
-//!   itself: see `rows`), and a shard is never locked while another is.
+//! - A shard is never locked while another is, and nothing else is locked
+//!   while one is held but the rows of a task table listed there (a
+//!   report, a count): shard, then rows, is the only nesting, and the
+//!   rows' lock is a leaf (see `rows`).
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;

@@ -8,14 +8,15 @@
 //!   [`end`](TaskRows::end) of the index `start` gave, which the caller
 //!   ends exactly once; an ended row's index goes on the free list and
 //!   its name's buffer is kept for the next task (unless it grew past
-//!   [`KEPT_NAME`]), so a table that has served a few tasks allocates
-//!   nothing per task;
-//! - what a burst leaves is bounded: once no row is live, rows past
-//!   [`KEPT_ROWS`] are freed;
+//!   [`KEPT_NAME`]), so a table allocates nothing per task once it has
+//!   had as many tasks at once (up to twice [`KEPT_ROWS`]);
+//! - what a burst leaves is bounded: once no row is live, a table of more
+//!   than twice [`KEPT_ROWS`] rows keeps the first [`KEPT_ROWS`];
 //! - the rows' lock is a leaf, and runs no caller's code: a name is given
 //!   as parts that are copied in (nothing under the lock can panic, short
-//!   of running out of memory, or lock anything). A report takes it inside
-//!   a registry shard's lock (the table's entry is listed there).
+//!   of running out of memory, or lock anything). A report or a count takes
+//!   it inside a registry shard's lock (the table's entry is listed
+//!   there).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -29,8 +30,10 @@ use crate::sync::Mutex;
 /// it would stay that large for the table's life.
 const KEPT_NAME: usize = 256;
 
-/// Rows kept once none is live (a burst of requests in flight at once
-/// leaves no more than this many).
+/// Rows kept once none is live, of a table that had more than twice as
+/// many (a burst of requests in flight at once leaves no more; a table
+/// of up to twice as many keeps them all, so bursts of that size do not
+/// allocate again each time).
 const KEPT_ROWS: usize = 16;
 
 /// The rows of one task table: live ones and free ones, by index.
@@ -100,18 +103,17 @@ impl TaskRows {
         report: bool,
         location: &'static Location<'static>,
     ) -> Option<TaskInfo> {
-        let mut rows = self.inner.lock();
-        let Rows { rows, free } = &mut *rows;
+        let mut guard = self.inner.lock();
+        let Rows { rows, free } = &mut *guard;
         let row = rows.get_mut(index)?;
-        debug_assert!(row.live, "a task row ended twice");
+        let was_live = core::mem::replace(&mut row.live, false);
         let info = report.then(|| row.info(location));
-        row.live = false;
         if row.name.capacity() > KEPT_NAME {
             row.name = String::new();
         }
         free.reserve_exact(usize::from(free.capacity() == 0));
         free.push(index);
-        if free.len() == rows.len() && rows.len() > KEPT_ROWS {
+        if free.len() == rows.len() && rows.len() > 2 * KEPT_ROWS {
             // None live after a burst: keep the first few rows only.
             rows.truncate(KEPT_ROWS);
             rows.shrink_to_fit();
@@ -119,6 +121,8 @@ impl TaskRows {
             free.extend(0..KEPT_ROWS);
             free.shrink_to_fit();
         }
+        drop(guard);
+        debug_assert!(was_live, "a task row ended twice"); // not under the lock
         info
     }
 
@@ -204,5 +208,17 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(sorted, (0..KEPT_ROWS).collect::<Vec<_>>());
         assert_eq!(rows.start(["GET /"]), KEPT_ROWS, "then a new row");
+    }
+
+    #[test]
+    fn a_burst_up_to_twice_the_kept_rows_keeps_them_all() {
+        let rows = TaskRows::new();
+        let here = Location::caller();
+        let burst: Vec<_> = (0..KEPT_ROWS * 2).map(|_| rows.start(["GET /"])).collect();
+        for index in burst {
+            rows.end(index, false, here);
+        }
+        assert_eq!(rows.inner.lock().rows.len(), KEPT_ROWS * 2);
+        assert_eq!(rows.live(), 0);
     }
 }

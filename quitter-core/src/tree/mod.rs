@@ -44,7 +44,8 @@
 //! Invariants (with those of [`State`](state::State)):
 //! - Lock order: a walk never holds two node locks at once. `Arc`s upgraded
 //!   under a lock are dropped only after it is released (a last drop locks
-//!   the parent). Registry locks are leaves (see the registry).
+//!   the parent). Registry locks are leaves but for a task table's rows,
+//!   taken inside a shard's (see the registry).
 //! - A child is created under its parent's `family` lock with
 //!   `State::try_hold`; the quit sets `QUIT` and then lists the children
 //!   under the same lock. So a child is either refused or seen by the
