@@ -25,9 +25,10 @@
 //! Running:
 //! - every accepted connection is a task of its own child quitter (named by
 //!   the peer's address); every request in flight is a task of that child,
-//!   counted from the call of the service until its response body has
-//!   ended (so a slow or streamed response is still the request in
-//!   flight, with its age), and named `METHOD /path` (no query). A
+//!   counted from the call of the service until hyper drops its response
+//!   body (once it has taken the last frame, or on an error: a slow or
+//!   streamed response is still the request in flight, with its age), and
+//!   named `METHOD /path` (no query). A
 //!   connection's later requests are rows of its task table, named from
 //!   the call, their age from then. Its first request has a record of its
 //!   own, named from its response's first poll, its age from then: if it

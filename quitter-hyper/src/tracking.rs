@@ -8,10 +8,15 @@
 //!   inner service is called, and named in reports from then on, or for a
 //!   connection's first request from the first poll of its response,
 //!   before the inner future's: either way a handler that hangs in its
-//!   very first poll is named; the task lives until the response's body
-//!   has ended ([`TrackedBody`]: its last frame, an error, or dropped), so
-//!   a request whose head went out but whose body is still coming (a slow
-//!   or streamed response) is still the request in flight, with its age;
+//!   very first poll is named; the task lives until hyper drops the
+//!   response's body ([`TrackedBody`] carries it). Hyper 1 drops a body
+//!   once it has taken its last frame (HTTP/1: into its write buffer;
+//!   HTTP/2: handed to h2, once the stream has window), at once if it is
+//!   empty or the response can have none (HEAD, 204, 304), on an error,
+//!   or with its stream or connection (reset, close, abort). So a request
+//!   whose head went out but whose body is still coming (a slow or
+//!   streamed response) is still the request in flight, with its age. An
+//!   HTTP/2 client may read the last frame a moment before its task ends;
 //! - tracking never costs a request: a request whose task is refused (the
 //!   quitter has quit, and the connection has no table yet) is served
 //!   untracked; one that comes after the quit to a connection that has
@@ -121,8 +126,9 @@ impl<S> Tracking<S> {
 
     /// The request's task, named `METHOD /path`. `None` once the quitter
     /// has quit, unless the connection's table was made before (its rows
-    /// start after the quit: the table holds the quitter already).
-    #[inline]
+    /// start after the quit: the table holds the quitter already). Out of
+    /// line: the call site (hyper's) stays small.
+    #[inline(never)]
     fn track(&self, method: &str, path: &str) -> Option<RequestTask> {
         if !self.had_request.replace(true) {
             return self.track_first(|name| {
@@ -154,8 +160,10 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for Tracking<S> 
     type Error = S::Fails;
     type Future = TrackingResponse<S::Responding>;
 
-    // Inlined into hyper's call site (callgrind counts fewer instructions
-    // per request: BENCHMARKS.md, "What was tried", 2026-12-03 night).
+    // Inlined into hyper's call site: it reads fields, lends the request
+    // out of line (`track`, `with_quitter`) and moves it once, into the
+    // inner service's future (callgrind: each move of a request is a
+    // `memcpy` of 264 bytes; BENCHMARKS.md, 2026-12-04).
     #[inline(always)]
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
         let http1 = matches!(
@@ -164,7 +172,7 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for Tracking<S> 
         );
         let task = self.track(request.method().as_str(), request.uri().path());
         if self.quitter_in_extensions {
-            request.extensions_mut().insert(self.quitter.clone());
+            with_quitter(&mut request, &self.quitter);
         }
         TrackingResponse {
             task,
@@ -172,6 +180,13 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for Tracking<S> 
             response: self.inner.call(request),
         }
     }
+}
+
+/// Puts `quitter` in `request`'s extensions. Out of line: it is asked for
+/// (an option), and its allocation is no part of the common path.
+#[inline(never)]
+fn with_quitter(request: &mut Request<Incoming>, quitter: &Quitter) {
+    request.extensions_mut().insert(quitter.clone());
 }
 
 pin_project! {
@@ -234,20 +249,22 @@ fn close(headers: &mut HeaderMap) {
 }
 
 pin_project! {
-    /// A response body that carries its request's task until it has ended.
+    /// A response body that carries its request's task until hyper drops
+    /// it: once hyper has taken its last frame, at once if it is empty, on
+    /// an error, or with its stream or connection.
     /// Everything else (frames, size hint, end) is the inner body's.
     pub struct TrackedBody<B> {
         #[pin]
         body: B,
-        task: Option<RequestTask>,
+        // Dropped with the body (see the module's invariants).
+        _task: Option<RequestTask>,
     }
 }
 
-impl<B: Body> TrackedBody<B> {
+impl<B> TrackedBody<B> {
+    #[inline]
     fn new(body: B, task: Option<RequestTask>) -> Self {
-        // An empty body is never polled: the request ends with its head.
-        let task = task.filter(|_| !body.is_end_stream());
-        TrackedBody { body, task }
+        TrackedBody { body, _task: task }
     }
 }
 
@@ -255,23 +272,20 @@ impl<B: Body> Body for TrackedBody<B> {
     type Data = B::Data;
     type Error = B::Error;
 
+    #[inline]
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        let mut this = self.project();
-        let frame = std::task::ready!(this.body.as_mut().poll_frame(cx));
-        // The last frame, an error, or the end: the request is over.
-        if !matches!(frame, Some(Ok(_))) || this.body.is_end_stream() {
-            *this.task = None;
-        }
-        Poll::Ready(frame)
+        self.project().body.poll_frame(cx)
     }
 
+    #[inline]
     fn is_end_stream(&self) -> bool {
         self.body.is_end_stream()
     }
 
+    #[inline]
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
     }

@@ -29,7 +29,7 @@ use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::header::{CONNECTION, HOST};
 use hyper::{Request, Response, StatusCode, Version};
-use quitter_smol::Quitter;
+use quitter_smol::{Quitter, TimeoutReport};
 use smol::lock::Semaphore;
 use smol::net::{TcpListener, TcpStream};
 use smol::Task;
@@ -537,7 +537,7 @@ fn handlers_get_the_connection_quitter_and_end_their_streams_on_quit() {
         let server = start().await;
         let mut client = h1(server.addr).await;
         // A request before: the stream is the connection's second (a row
-        // of its task table), in flight until its body ends.
+        // of its task table), in flight until hyper drops its body.
         assert_eq!(body(client.get("/").await).await, "hello");
         let response = client.get("/stream").await;
         assert_eq!(response.status(), StatusCode::OK);
@@ -577,6 +577,43 @@ fn handlers_get_the_connection_quitter_and_end_their_streams_on_quit() {
 }
 
 /// The names of what `root` reports aborted under `path`.
+/// The live report once the tasks listed under `path` are `expected`
+/// (sorted by name), within [`BOUND`]. An HTTP/2 stream's task ends when
+/// hyper drops its response's body, just after handing h2 the last
+/// frame, so its client may have read the whole response a moment before.
+async fn listed(root: &Quitter, path: &str, expected: &[&str]) -> TimeoutReport {
+    let mut last = None;
+    let settled = async {
+        loop {
+            let report = root.live_tasks();
+            let mut names: Vec<String> = report
+                .tasks_of(path)
+                .unwrap_or_default()
+                .iter()
+                .map(|task| task.name.to_string())
+                .collect();
+            names.sort();
+            if names == expected {
+                return report;
+            }
+            last = Some(report);
+            future::yield_now().await;
+        }
+    };
+    let outcome = future::or(async { Some(settled.await) }, async {
+        Timer::after(BOUND).await;
+        None
+    })
+    .await;
+    match outcome {
+        Some(report) => report,
+        None => panic!(
+            "listed under {path} after {BOUND:?}: not {expected:?} but\n{}",
+            last.unwrap()
+        ),
+    }
+}
+
 fn aborted_under(root: &Quitter, path: &str) -> Vec<String> {
     let mut names: Vec<String> = root
         .aborted()
@@ -695,25 +732,20 @@ fn http2_streams_are_rows_of_their_connection_and_only_those_in_flight_are_liste
         let second = client.send("/slow?again").await;
         assert_eq!(server.entered().await, path);
         assert_eq!(server.entered().await, path);
-        let report = server.root.live_tasks();
+        let report = listed(
+            &server.root,
+            &path,
+            &["GET /slow", "GET /slow", "connection"],
+        )
+        .await;
         let tasks = report.tasks_of(&path).unwrap();
-        let mut names: Vec<_> = tasks.iter().map(|t| &*t.name).collect();
-        names.sort();
-        assert_eq!(names, ["GET /slow", "GET /slow", "connection"], "{report}");
         assert!(tasks.iter().all(|task| task.age.is_some()), "{report}");
 
         server.release.add_permits(2);
         for stream in [first, second] {
             assert_eq!(body(response(stream).await).await, "slow done");
         }
-        let report = server.root.live_tasks();
-        let names: Vec<_> = report
-            .tasks_of(&path)
-            .unwrap()
-            .iter()
-            .map(|t| t.name.to_string())
-            .collect();
-        assert_eq!(names, ["connection"], "{report}");
+        listed(&server.root, &path, &["connection"]).await;
         server.root.quit();
         bounded("main to be done", server.root.done()).await;
     });
