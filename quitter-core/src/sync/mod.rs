@@ -46,10 +46,24 @@ pub(crate) use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 /// way.
 #[inline]
 pub(crate) fn add_unless(word: &AtomicUsize, stop: usize, delta: usize) -> Option<usize> {
-    word.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |current| {
+    fetch_update(word, Ordering::AcqRel, Ordering::Relaxed, |current| {
         (current & stop == 0).then(|| current.wrapping_add(delta))
     })
     .ok()
+}
+
+/// `word.fetch_update(set, fetch, update)`, the one place that names it:
+/// nightly renames it `try_update` and warns on the old name (which
+/// stays), and the new one is not stable at the crate's `rust-version`.
+#[inline]
+#[allow(deprecated)]
+pub(crate) fn fetch_update(
+    word: &AtomicUsize,
+    set: Ordering,
+    fetch: Ordering,
+    update: impl FnMut(usize) -> Option<usize>,
+) -> Result<usize, usize> {
+    word.fetch_update(set, fetch, update)
 }
 
 /// Under loom, its `UnsafeCell`: every access is checked against the

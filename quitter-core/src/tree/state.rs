@@ -42,7 +42,7 @@
 //!   child node, each a distinct object of dozens of bytes, so there are far
 //!   fewer holds than `BIAS`, and `BIAS` plus them fits the word.
 
-use crate::sync::{add_unless, AtomicUsize, Ordering};
+use crate::sync::{add_unless, fetch_update, AtomicUsize, Ordering};
 
 const QUIT: usize = 1;
 const SWEPT: usize = 2;
@@ -277,11 +277,9 @@ impl State {
     /// unless the sweep had started (a quit's: it settles). Never makes the
     /// node done: `QUIT` comes with `SWEPT`, so it was clear.
     pub(crate) fn close_idle(&self) {
-        let _ = self
-            .0
-            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |current| {
-                (current & SWEPT == 0).then(|| (current | SWEPT).wrapping_sub(HOLD))
-            });
+        let _ = fetch_update(&self.0, Ordering::AcqRel, Ordering::Relaxed, |current| {
+            (current & SWEPT == 0).then(|| (current | SWEPT).wrapping_sub(HOLD))
+        });
     }
 
     /// The sweep's last step: adds `shares` (the closed per-thread words'
@@ -304,10 +302,9 @@ impl State {
         };
         // The closure always returns `Some`: the update always happens.
         let (Ok(previous) | Err(previous)) =
-            self.0
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
-                    Some(settled(word))
-                });
+            fetch_update(&self.0, Ordering::AcqRel, Ordering::Acquire, |word| {
+                Some(settled(word))
+            });
         let new = settled(previous);
         (new & !FLAGS == 0).then_some(Zero {
             done: new & QUIT != 0,
