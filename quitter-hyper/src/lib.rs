@@ -28,13 +28,13 @@
 //!   counted from the call of the service until hyper drops its response
 //!   body (once it has taken the last frame, or on an error: a slow or
 //!   streamed response is still the request in flight, with its age), and
-//!   named `METHOD /path` (no query). A
-//!   connection's later requests are rows of its task table, named from
-//!   the call, their age from then. Its first request has a record of its
-//!   own, named from its response's first poll, its age from then: if it
-//!   is an HTTP/2 stream whose executor task has not run yet (say, every
-//!   worker is stuck), it is only counted, as "task(s) not polled yet"; an
-//!   HTTP/1 request's response is polled in the same pass as the call;
+//!   named `METHOD /path` (no query). A connection's later requests are
+//!   rows of its task table, named from the call, their age from then.
+//!   Its first request has a record of its own, named from its response's
+//!   first poll, its age from then: if it is an HTTP/2 stream whose
+//!   executor task has not run yet (say, every worker is stuck), it is
+//!   only counted, as "task(s) not polled yet"; an HTTP/1 request's
+//!   response is polled in the same pass as the call;
 //! - handlers learn of the quit from the quitter given to `serve` (captured
 //!   in the service: it drains and quits with every connection), or, with
 //!   [`ServeOptions::quitter_in_extensions`], from the connection's quitter

@@ -576,7 +576,6 @@ fn handlers_get_the_connection_quitter_and_end_their_streams_on_quit() {
     });
 }
 
-/// The names of what `root` reports aborted under `path`.
 /// The live report once the tasks listed under `path` are `expected`
 /// (sorted by name), within [`BOUND`]. An HTTP/2 stream's task ends when
 /// hyper drops its response's body, just after handing h2 the last
@@ -614,6 +613,7 @@ async fn listed(root: &Quitter, path: &str, expected: &[&str]) -> TimeoutReport 
     }
 }
 
+/// The names of what `root` reports aborted under `path`.
 fn aborted_under(root: &Quitter, path: &str) -> Vec<String> {
     let mut names: Vec<String> = root
         .aborted()

@@ -540,7 +540,6 @@ async fn handlers_get_the_connection_quitter_and_end_their_streams_on_quit() {
     bounded("main to be done", server.root.done()).await;
 }
 
-/// The names of what `root` reports aborted under `path`.
 /// The live report once the tasks listed under `path` are `expected`
 /// (sorted by name), within [`BOUND`]. An HTTP/2 stream's task ends when
 /// hyper drops its response's body, just after handing h2 the last
@@ -574,6 +573,7 @@ async fn listed(root: &Quitter, path: &str, expected: &[&str]) -> TimeoutReport 
     }
 }
 
+/// The names of what `root` reports aborted under `path`.
 fn aborted_under(root: &Quitter, path: &str) -> Vec<String> {
     let mut names: Vec<String> = root
         .aborted()
