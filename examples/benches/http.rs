@@ -5,7 +5,9 @@
 //! interleaved (A, B, B, A, A, B, ...); the table gives the median requests
 //! per second of each, and the ratio quitter / bare as the median of the
 //! rounds' own ratios (each round runs the two back to back, so drift
-//! between rounds cancels), with its quartiles; `spread` is the larger of
+//! between rounds cancels), with a 95 % confidence interval of that median
+//! (distribution-free: from the order statistics of the rounds' ratios);
+//! `spread` is the larger of
 //! the two variants' (max - min) / min over its rounds: the machine's
 //! noise. The last three columns are the server's CPU time per request
 //! (the process's CPU time less the client thread's), a steadier figure
@@ -22,6 +24,7 @@
 //! QUITTER_BENCH_WORKERS=1 cargo bench -p quitter-examples --bench http  # server workers (default 2)
 //! QUITTER_BENCH_AA=bare cargo bench -p quitter-examples --bench http    # A/A: bare against bare (or quitter)
 //! QUITTER_BENCH_BASE=graceful cargo bench -p quitter-examples --bench http  # against hyper-util's GracefulShutdown
+//! QUITTER_BENCH_ROUNDS=300 QUITTER_BENCH_ROUND_MS=100 cargo bench -p quitter-examples --bench http  # rounds, and ms per variant a round
 //! ```
 //!
 //! Scenarios:
@@ -92,6 +95,16 @@ fn main() {
         // paired ratios is steadier than that of a few.
         (45, Duration::from_millis(300))
     };
+    // More rounds narrow the interval (as one over their square root).
+    let number = |name: &str| {
+        std::env::var(name).ok().map(|value| {
+            value
+                .parse::<u64>()
+                .unwrap_or_else(|_| panic!("{name}=N, a number"))
+        })
+    };
+    let rounds = number("QUITTER_BENCH_ROUNDS").map_or(rounds, |rounds| rounds.max(1) as usize);
+    let duration = number("QUITTER_BENCH_ROUND_MS").map_or(duration, Duration::from_millis);
     let started = Instant::now();
     let workers = std::env::var("QUITTER_BENCH_WORKERS").map_or(2, |workers| {
         workers.parse().expect("QUITTER_BENCH_WORKERS=N, a number")
@@ -142,7 +155,7 @@ fn main() {
         "quitter req/s",
         "ratio",
         "spread",
-        "(paired quartiles)",
+        "(95% CI, median)",
         "bare",
         "quitter",
         "cpu"
@@ -167,13 +180,13 @@ fn main() {
         // The ratio within each round (the two variants ran back to back),
         // then the median of those: drift between rounds cancels.
         let paired: Vec<f64> = a.iter().zip(&b).map(|(a, b)| b.rate / a.rate).collect();
-        let (low, ratio, high) = quartiles(paired);
+        let (low, ratio, high) = median_interval(paired);
         let cpu: Vec<f64> = a
             .iter()
             .zip(&b)
             .map(|(a, b)| b.cpu_per_request / a.cpu_per_request)
             .collect();
-        let (_, cpu_ratio, _) = quartiles(cpu);
+        let (_, cpu_ratio, _) = median_interval(cpu);
         let rates = |rounds: &[Round]| rounds.iter().map(|r| r.rate).collect::<Vec<_>>();
         let cpus = |rounds: &[Round]| rounds.iter().map(|r| r.cpu_per_request).collect::<Vec<_>>();
         let spread = spread(&rates(&a)).max(spread(&rates(&b)));
@@ -535,11 +548,20 @@ fn spread(values: &[f64]) -> f64 {
     (max - min) / min
 }
 
-/// The first quartile, median and third quartile of `values`.
-fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
+/// The median of `values` and a 95 % confidence interval for it, from
+/// order statistics (whatever the distribution: the ranks `n/2 -+ 1.96
+/// sqrt(n)/2`, clamped to the values; with few values it is wide).
+fn median_interval(mut values: Vec<f64>) -> (f64, f64, f64) {
     values.sort_by(f64::total_cmp);
-    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-    (at(0.25), at(0.5), at(0.75))
+    let n = values.len() as f64;
+    let half_width = 1.96 * n.sqrt() / 2.0;
+    let rank = |rank: f64| values[(rank.max(0.0) as usize).min(values.len() - 1)];
+    let median = values[values.len() / 2];
+    (
+        rank((n / 2.0 - half_width).floor() - 1.0),
+        median,
+        rank((n / 2.0 + half_width).ceil()),
+    )
 }
 
 fn median(mut values: Vec<f64>) -> f64 {

@@ -584,3 +584,51 @@ fn loom_table_row_end_vs_report_and_quit() {
         );
     });
 }
+
+/// An inline row ended on another thread (a store, no lock) vs the next
+/// row started (which may take the freed row at once) and a report: the
+/// report names each live row whole, never the new name on the old row's
+/// age or twice, and the new row is named once the old one is gone.
+#[test]
+fn loom_table_inline_row_end_vs_next_start_and_report() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let table = root.task_table().expect("not quit");
+        let first = table.start(["GET /a"]);
+        let ender = thread::spawn(move || drop(first));
+        let reporter = {
+            let root = root.clone();
+            thread::spawn(move || {
+                let report = root.live_tasks();
+                let mut names: Vec<_> = report
+                    .tasks_of("main")
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|task| task.name.to_string())
+                    .collect();
+                names.sort();
+                assert!(
+                    [&[][..], &["GET /a"], &["GET /b"], &["GET /a", "GET /b"]]
+                        .contains(&&names.iter().map(String::as_str).collect::<Vec<_>>()[..]),
+                    "{report}"
+                );
+            })
+        };
+        let second = table.start(["GET /b"]);
+        ender.join().unwrap();
+        reporter.join().unwrap();
+        let report = root.live_tasks();
+        let names: Vec<_> = report
+            .tasks_of("main")
+            .unwrap_or(&[])
+            .iter()
+            .map(|task| task.name.to_string())
+            .collect();
+        assert_eq!(names, ["GET /b"], "{report}");
+        drop(second);
+        assert_eq!(root.snapshot().task_count(), 0);
+        drop(table);
+        root.quit();
+        assert!(root.is_done());
+    });
+}

@@ -33,9 +33,12 @@
 //!   churn) or sits idle after one makes nothing more. From the second
 //!   request on, each request is a row of the connection's
 //!   [`TaskTable`], made then and kept for the connection's life: a row
-//!   takes the table's lock once to start and once to end, and allocates
-//!   nothing once the table has had as many requests in flight at once
-//!   (up to 32; a larger burst's rows past 16 are freed when it ends);
+//!   takes the table's lock once to start (its name copied in two parts
+//!   for a standard method, `"GET "` and the path), its end is one store
+//!   without the lock (up to 16 requests in flight; past them it takes the
+//!   lock too), and it allocates nothing once the table has had as many
+//!   requests in flight at once (up to 32; a larger burst's rows past 16
+//!   are freed when it ends);
 //! - an HTTP/1 response gets `Connection: close` if the quitter is draining
 //!   when the response is ready (not when the request came: a drain that
 //!   starts during a long request still sends its client away);
@@ -56,7 +59,7 @@ use std::task::{Context, Poll};
 
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{HeaderValue, CONNECTION};
-use hyper::{HeaderMap, Request, Response, StatusCode, Version};
+use hyper::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use pin_project_lite::pin_project;
 use quitter_core::{Quitter, SerialTask, TableTask, TaskTable};
 
@@ -129,8 +132,9 @@ impl<S> Tracking<S> {
     /// start after the quit: the table holds the quitter already). Out of
     /// line: the call site (hyper's) stays small.
     #[inline(never)]
-    fn track(&self, method: &str, path: &str) -> Option<RequestTask> {
+    fn track(&self, method: &Method, path: &str) -> Option<RequestTask> {
         if !self.had_request.replace(true) {
+            let method = method.as_str();
             return self.track_first(|name| {
                 name.reserve(method.len() + 1 + path.len());
                 name.push_str(method);
@@ -142,7 +146,10 @@ impl<S> Tracking<S> {
             .table
             .get_or_init(|| self.quitter.task_table_at(self.spawned_at))
             .as_ref()?;
-        Some(RequestTask::Row(table.start([method, " ", path])))
+        Some(RequestTask::Row(match method_and_space(method) {
+            Some(method) => table.start([method, path]),
+            None => table.start([method.as_str(), " ", path]),
+        }))
     }
 
     /// A connection's first request: a record used once, so a connection
@@ -153,6 +160,23 @@ impl<S> Tracking<S> {
         let mut task = self.quitter.serial_task_at(self.spawned_at);
         task.start_unlisted(name).then_some(RequestTask::Once(task))
     }
+}
+
+/// `"GET "` for `GET`, and so on for the standard methods: a row's name is
+/// then copied in two parts, not three (one `memcpy` less a request).
+fn method_and_space(method: &Method) -> Option<&'static str> {
+    Some(match *method {
+        Method::GET => "GET ",
+        Method::POST => "POST ",
+        Method::PUT => "PUT ",
+        Method::DELETE => "DELETE ",
+        Method::HEAD => "HEAD ",
+        Method::OPTIONS => "OPTIONS ",
+        Method::PATCH => "PATCH ",
+        Method::CONNECT => "CONNECT ",
+        Method::TRACE => "TRACE ",
+        _ => return None,
+    })
 }
 
 impl<S: HttpService> hyper::service::Service<Request<Incoming>> for Tracking<S> {
@@ -170,7 +194,7 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for Tracking<S> 
             request.version(),
             Version::HTTP_09 | Version::HTTP_10 | Version::HTTP_11
         );
-        let task = self.track(request.method().as_str(), request.uri().path());
+        let task = self.track(request.method(), request.uri().path());
         if self.quitter_in_extensions {
             with_quitter(&mut request, &self.quitter);
         }
@@ -313,7 +337,7 @@ mod tests {
     fn a_first_request_makes_no_table_and_later_ones_are_its_rows() {
         let connection = Quitter::new("127.0.0.1:50312");
         let tracking = tracking(&connection);
-        let mut first = tracking.track("GET", "/first").expect("not quit");
+        let mut first = tracking.track(&Method::GET, "/first").expect("not quit");
         assert!(matches!(first, RequestTask::Once(_)));
         assert_eq!(connection.snapshot().quitters[0].unpolled, 1);
         first.list();
@@ -324,7 +348,7 @@ mod tests {
         // In flight at once: each a row, named from its start.
         let in_flight: Vec<_> = ["/a", "/b", "/c"]
             .iter()
-            .map(|path| tracking.track("POST", path).expect("not quit"))
+            .map(|path| tracking.track(&Method::POST, path).expect("not quit"))
             .collect();
         assert!(in_flight
             .iter()
@@ -342,12 +366,30 @@ mod tests {
     }
 
     #[test]
+    fn rows_are_named_by_method_and_path_standard_or_not() {
+        let connection = Quitter::new("127.0.0.1:50312");
+        let tracking = tracking(&connection);
+        drop(tracking.track(&Method::GET, "/first"));
+        let purge = Method::from_bytes(b"PURGE").expect("a method");
+        let rows: Vec<_> = [
+            (&Method::DELETE, "/a"),
+            (&purge, "/b"),
+            (&Method::GET, "/c"),
+        ]
+        .into_iter()
+        .map(|(method, path)| tracking.track(method, path).expect("not quit"))
+        .collect();
+        assert_eq!(names(&connection), ["DELETE /a", "PURGE /b", "GET /c"]);
+        drop(rows);
+    }
+
+    #[test]
     fn a_request_ended_after_an_abort_is_recorded_as_aborted() {
         let connection = Quitter::new("127.0.0.1:50312");
         connection.make_abortable();
         let tracking = tracking(&connection);
-        drop(tracking.track("GET", "/first"));
-        let slow = tracking.track("GET", "/slow").expect("not quit");
+        drop(tracking.track(&Method::GET, "/first"));
+        let slow = tracking.track(&Method::GET, "/slow").expect("not quit");
         connection.abort();
         drop(slow);
         let aborted = connection.aborted();
@@ -366,8 +408,8 @@ mod tests {
                 .get(CONNECTION)
                 .map(|value| value.to_str().unwrap().to_owned())
         };
-        drop(tracking.track("GET", "/first"));
-        let serving = tracking.track("GET", "/").expect("not quit");
+        drop(tracking.track(&Method::GET, "/first"));
+        let serving = tracking.track(&Method::GET, "/").expect("not quit");
         assert_eq!(closes(Some(&serving), StatusCode::OK), None);
         assert!(connection.start_draining());
         assert_eq!(
@@ -385,8 +427,8 @@ mod tests {
         let connection = Quitter::new("127.0.0.1:50312");
         let tracking = tracking(&connection);
         connection.quit();
-        assert!(tracking.track("GET", "/late").is_none());
-        assert!(tracking.track("GET", "/later").is_none());
+        assert!(tracking.track(&Method::GET, "/late").is_none());
+        assert!(tracking.track(&Method::GET, "/later").is_none());
         assert!(connection.is_done());
     }
 }
