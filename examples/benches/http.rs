@@ -550,7 +550,12 @@ fn spread(values: &[f64]) -> f64 {
 
 /// The median of `values` and a 95 % confidence interval for it, from
 /// order statistics (whatever the distribution: the ranks `n/2 -+ 1.96
-/// sqrt(n)/2`, clamped to the values; with few values it is wide).
+/// sqrt(n)/2`, clamped to the values). Below 6 values it is only their
+/// range (its coverage `1 - 2^(1-n)`: 75 % for the 3 rounds of
+/// `QUITTER_BENCH_QUICK`). It counts the rounds' own noise, not a whole
+/// run's: two runs of the same build differ by about 1 % more than it
+/// says (BENCHMARKS.md, 2026-12-04, evening), so compare builds over
+/// several runs.
 fn median_interval(mut values: Vec<f64>) -> (f64, f64, f64) {
     values.sort_by(f64::total_cmp);
     let n = values.len() as f64;

@@ -585,12 +585,12 @@ fn loom_table_row_end_vs_report_and_quit() {
     });
 }
 
-/// An inline row ended on another thread (a store, no lock) vs the next
-/// row started (which may take the freed row at once) and a report: the
-/// report names each live row whole, never the new name on the old row's
-/// age or twice, and the new row is named once the old one is gone.
+/// A row ended on another thread vs the next row started (which may take
+/// the freed row at once) and a report: the report names each live row
+/// whole and at most once, and only the new row is named once the old one
+/// is gone.
 #[test]
-fn loom_table_inline_row_end_vs_next_start_and_report() {
+fn loom_table_row_end_vs_next_start_and_report() {
     loom::model(|| {
         let root = Quitter::new("main");
         let table = root.task_table().expect("not quit");

@@ -34,11 +34,10 @@
 //!   request on, each request is a row of the connection's
 //!   [`TaskTable`], made then and kept for the connection's life: a row
 //!   takes the table's lock once to start (its name copied in two parts
-//!   for a standard method, `"GET "` and the path), its end is one store
-//!   without the lock (up to 16 requests in flight; past them it takes the
-//!   lock too), and it allocates nothing once the table has had as many
-//!   requests in flight at once (up to 32; a larger burst's rows past 16
-//!   are freed when it ends);
+//!   for a standard method: `"GET "` and the path) and once to end, and
+//!   allocates nothing once the table has had as many requests in flight
+//!   at once (up to 32; a larger burst's rows past 16 are freed when it
+//!   ends);
 //! - an HTTP/1 response gets `Connection: close` if the quitter is draining
 //!   when the response is ready (not when the request came: a drain that
 //!   starts during a long request still sends its client away);
@@ -370,16 +369,27 @@ mod tests {
         let connection = Quitter::new("127.0.0.1:50312");
         let tracking = tracking(&connection);
         drop(tracking.track(&Method::GET, "/first"));
-        let purge = Method::from_bytes(b"PURGE").expect("a method");
-        let rows: Vec<_> = [
-            (&Method::DELETE, "/a"),
-            (&purge, "/b"),
-            (&Method::GET, "/c"),
-        ]
-        .into_iter()
-        .map(|(method, path)| tracking.track(method, path).expect("not quit"))
-        .collect();
-        assert_eq!(names(&connection), ["DELETE /a", "PURGE /b", "GET /c"]);
+        let methods = [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::PATCH,
+            Method::CONNECT,
+            Method::TRACE,
+            Method::from_bytes(b"PURGE").expect("a method"),
+        ];
+        let rows: Vec<_> = methods
+            .iter()
+            .map(|method| tracking.track(method, "/a").expect("not quit"))
+            .collect();
+        let expected: Vec<String> = methods
+            .iter()
+            .map(|method| format!("{method} /a"))
+            .collect();
+        assert_eq!(names(&connection), expected);
         drop(rows);
     }
 

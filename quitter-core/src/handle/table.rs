@@ -4,10 +4,9 @@
 //! when it is made), for itself and all its rows; reports and
 //! `task_count` name and count each live row as a task of its own (name,
 //! location, age), and an idle table as nothing. Starting a row takes the
-//! table's lock once; ending one of the first 16 rows is a single store,
-//! without the lock (a row past them, or one recorded as aborted, takes
-//! it): no hold and no registry entry per task, and no allocation once
-//! the table has had as many tasks at once (up to 32: see `tasks::rows`).
+//! table's lock once, and ending it once: no hold and no registry entry
+//! per task, and no allocation once the table has had as many tasks at
+//! once (up to 32: see `tasks::rows`).
 //!
 //! Invariants:
 //! - the table's slot (its hold and entry) lives as long as the table or

@@ -34,10 +34,10 @@ pub(crate) use alloc::sync::{Arc, Weak};
 pub(crate) use loom_arc::{Arc, Weak};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 /// Adds `delta` (wrapping) to `word` unless one of the `stop` bits is set;
 /// returns the word it added to, or `None` if it did not add. AcqRel, so an
