@@ -163,9 +163,10 @@
 //!   [`TimeoutReport`].
 
 #![no_std]
-// `unsafe` is allowed in four modules alone: the intrusive list
-// (`sync::list`), its two users (`tasks::registry`, `waiting::waiters`) and
-// a task's hold on its node (`tree::hold`). Each block carries a `SAFETY`
+// `unsafe` is allowed in five modules alone: the intrusive list
+// (`sync::list`), its two users (`tasks::registry`, `waiting::waiters`),
+// a task's hold on its node (`tree::hold`) and a task table's lock-free
+// row (`tasks::first_row`). Each block carries a `SAFETY`
 // argument; the loom models, Miri and ThreadSanitizer check them.
 #![deny(
     unsafe_code,

@@ -591,19 +591,6 @@ fn loom_table_row_end_vs_report_and_quit() {
 /// is gone.
 #[test]
 fn loom_table_row_end_vs_next_start_and_report() {
-    /// The names of `root`'s live tasks, sorted, and the report they are from.
-    fn names(root: &Quitter) -> (Vec<String>, String) {
-        let report = root.live_tasks();
-        let mut names: Vec<String> = report
-            .tasks_of("main")
-            .unwrap_or(&[])
-            .iter()
-            .map(|task| task.name.to_string())
-            .collect();
-        names.sort();
-        (names, report.to_string())
-    }
-
     loom::model(|| {
         let root = Quitter::new("main");
         let table = root.task_table().expect("not quit");
@@ -612,7 +599,7 @@ fn loom_table_row_end_vs_next_start_and_report() {
         let reporter = {
             let root = root.clone();
             thread::spawn(move || {
-                let (names, report) = names(&root);
+                let (names, report) = table_names(&root);
                 let allowed: [&[&str]; 4] = [&[], &["GET /a"], &["GET /b"], &["GET /a", "GET /b"]];
                 assert!(allowed.iter().any(|allowed| names == *allowed), "{report}");
             })
@@ -620,12 +607,79 @@ fn loom_table_row_end_vs_next_start_and_report() {
         let second = table.start(["GET /b"]);
         ender.join().unwrap();
         reporter.join().unwrap();
-        let (names, report) = names(&root);
+        let (names, report) = table_names(&root);
         assert_eq!(names, ["GET /b"], "{report}");
         drop(second);
         assert_eq!(root.snapshot().task_count(), 0);
         drop(table);
         root.quit();
         assert!(root.is_done());
+    });
+}
+
+/// The names of `root`'s live tasks, sorted, and the report they are from.
+fn table_names(root: &Quitter) -> (Vec<String>, String) {
+    let report = root.live_tasks();
+    let mut names: Vec<String> = report
+        .tasks_of("main")
+        .unwrap_or(&[])
+        .iter()
+        .map(|task| task.name.to_string())
+        .collect();
+    names.sort();
+    (names, report.to_string())
+}
+
+/// Two rows of one table started and ended on two threads at once (a
+/// table is `Sync`: one of them takes the lock-free first row, or each
+/// takes it in turn) vs a report: each live row is named whole and once.
+#[test]
+fn loom_table_rows_started_on_two_threads_vs_report() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        let table = loom::sync::Arc::new(root.task_table().expect("not quit"));
+        let other = {
+            let table = table.clone();
+            thread::spawn(move || drop(table.start(["GET /b"])))
+        };
+        let reporter = {
+            let root = root.clone();
+            thread::spawn(move || {
+                let (names, report) = table_names(&root);
+                let allowed: [&[&str]; 4] = [&[], &["GET /a"], &["GET /b"], &["GET /a", "GET /b"]];
+                assert!(allowed.iter().any(|allowed| names == *allowed), "{report}");
+            })
+        };
+        let first = table.start(["GET /a"]);
+        other.join().unwrap();
+        reporter.join().unwrap();
+        let (names, report) = table_names(&root);
+        assert_eq!(names, ["GET /a"], "{report}");
+        drop(first);
+        assert_eq!(root.snapshot().task_count(), 0);
+    });
+}
+
+/// A row ended on another thread after an abort, while a report reads
+/// it: the end records it aborted, by its whole name, and the report names
+/// it whole or not at all; the row is free again once both are done.
+#[test]
+fn loom_table_aborted_row_end_vs_report() {
+    loom::model(|| {
+        let root = Quitter::new("main");
+        root.make_abortable();
+        let table = root.task_table().expect("not quit");
+        let row = table.start(["GET ", "/slow"]);
+        root.abort();
+        let ender = thread::spawn(move || drop(row));
+        let (names, report) = table_names(&root);
+        assert!(names.is_empty() || names == ["GET /slow"], "{report}");
+        ender.join().unwrap();
+        let aborted = root.aborted();
+        assert_eq!(aborted.len(), 1);
+        assert_eq!(aborted[0].task.name, "GET /slow");
+        let again = table.start(["GET /next"]);
+        assert_eq!(table_names(&root).0, ["GET /next"]);
+        drop(again);
     });
 }

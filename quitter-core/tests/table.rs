@@ -162,3 +162,55 @@ fn rows_started_on_one_thread_end_on_others_while_reports_are_taken() {
     root.quit();
     assert!(root.is_done());
 }
+
+/// HTTP/1's shape: one row at a time, each ended on another thread before
+/// the next starts, so each takes the lock-free first row, while reports
+/// read it. Every name a report shows is whole: one of the rows' names,
+/// some longer than a kept buffer (freed at the end, or by the last
+/// reader).
+#[test]
+fn one_row_at_a_time_ended_on_another_thread_while_reports_are_taken() {
+    let root = Quitter::new("main");
+    let table = root.task_table().expect("not quit");
+    let long = format!("/{}", "x".repeat(300));
+    let path = |i: usize| {
+        if i % 7 == 0 {
+            long.clone()
+        } else {
+            format!("/{i}")
+        }
+    };
+    let (rows, ended) = (mpsc::channel(), mpsc::channel());
+    let ender = thread::spawn(move || {
+        for row in rows.1 {
+            drop(row);
+            ended.0.send(()).unwrap();
+        }
+    });
+    let reporter = {
+        let (root, long) = (root.clone(), long.clone());
+        thread::spawn(move || {
+            for _ in 0..common::scaled(200) {
+                let report = root.live_tasks();
+                let tasks = report.tasks_of("main").unwrap_or(&[]);
+                assert!(tasks.len() <= 1, "{report}");
+                for task in tasks {
+                    let path = task.name.strip_prefix("GET ").expect("whole");
+                    let numbered = path[1..].parse::<usize>().is_ok();
+                    assert!(numbered || path == long, "{report}");
+                }
+            }
+        })
+    };
+    for i in 0..common::scaled(1000) {
+        rows.0.send(table.start(named(&path(i)))).unwrap();
+        ended.1.recv().unwrap();
+    }
+    drop(rows.0);
+    ender.join().unwrap();
+    reporter.join().unwrap();
+    assert_eq!(root.live_tasks().task_count(), 0);
+    drop(table);
+    root.quit();
+    assert!(root.is_done());
+}

@@ -3,10 +3,13 @@
 //! The table holds its quitter once (one hold, one registry entry, listed
 //! when it is made), for itself and all its rows; reports and
 //! `task_count` name and count each live row as a task of its own (name,
-//! location, age), and an idle table as nothing. Starting a row takes the
-//! table's lock once, and ending it once: no hold and no registry entry
-//! per task, and no allocation once the table has had as many tasks at
-//! once (up to 32: see `tasks::rows`).
+//! location, age), and an idle table as nothing. No hold and no registry
+//! entry per task: a row starts with one compare-and-swap and one store,
+//! and ends the same way, while it is the only live one (the table's
+//! first row, `tasks::first_row`: each request of an HTTP/1 connection);
+//! a row started while another is live takes the table's lock once to
+//! start and once to end. No allocation once the table has had as many
+//! tasks at once (up to 33: see `tasks::rows`).
 //!
 //! Invariants:
 //! - the table's slot (its hold and entry) lives as long as the table or
@@ -97,8 +100,9 @@ impl TaskTable {
     }
 
     /// Starts a task named by `parts`, one after another (copied into a
-    /// reused buffer under the table's lock: no code of the caller runs
-    /// there), its age from now: a report names it until the returned
+    /// reused buffer, in the table's first row if it is free, else under
+    /// the table's lock: no code of the caller runs there), its age from
+    /// now: a report names it until the returned
     /// [`TableTask`] is dropped. Never refused: the table holds its
     /// quitter already, even once it has quit.
     #[inline]

@@ -9,6 +9,8 @@
 //! `registry`, argued there.
 
 pub(crate) mod count;
+#[allow(unsafe_code)]
+pub(crate) mod first_row;
 pub(crate) mod meta;
 #[allow(unsafe_code)]
 pub(crate) mod registry;

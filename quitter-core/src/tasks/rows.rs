@@ -1,10 +1,16 @@
 //! [`TaskRows`]: the rows of a task table, short tasks (the requests of
-//! one connection) named and aged in a list of their own behind one lock,
-//! instead of a registry entry each. The table's one registry entry names
-//! its rows (`meta::TaskName::Rows`), and a report reads them through it.
+//! one connection) named and aged in a list of their own, instead of a
+//! registry entry each: a first row taken without a lock whenever it is
+//! free ([`FirstRow`]; a connection with one request in flight at a time
+//! uses it alone), and rows behind one lock for the tasks that start
+//! while it is taken. The table's one registry entry names its rows
+//! (`meta::TaskName::Rows`), and a report reads them through it.
 //!
 //! Invariants:
-//! - a row is live from [`start`](TaskRows::start) to
+//! - a start takes the first row if it is free, else a locked row; the
+//!   index it gives says which ([`FIRST`], or the locked row's), and the
+//!   end goes to the same row;
+//! - a locked row is live from [`start`](TaskRows::start) to
 //!   [`end`](TaskRows::end) of the index `start` gave, which the caller
 //!   ends exactly once; an ended row's index goes on the free list and
 //!   its name's buffer is kept for the next task (unless it grew past
@@ -22,13 +28,14 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::panic::Location;
 
+use super::first_row::FirstRow;
 use super::meta::Started;
 use crate::report::TaskInfo;
 use crate::sync::Mutex;
 
 /// A row's name buffer longer than this is not kept for the next task:
 /// it would stay that large for the table's life.
-const KEPT_NAME: usize = 256;
+pub(crate) const KEPT_NAME: usize = 256;
 
 /// Rows kept once none is live, of a table that had more than twice as
 /// many (a burst of requests in flight at once leaves no more; a table
@@ -38,8 +45,14 @@ const KEPT_ROWS: usize = 16;
 
 /// The rows of one task table: live ones and free ones, by index.
 pub(crate) struct TaskRows {
+    /// Taken first, without the lock, whenever it is free.
+    first: FirstRow,
     inner: Mutex<Rows>,
 }
+
+/// The index [`TaskRows::start`] gives for the first row (no locked row
+/// has it: a `Vec` of `usize::MAX` rows cannot be).
+const FIRST: usize = usize::MAX;
 
 struct Rows {
     rows: Vec<Row>,
@@ -56,6 +69,7 @@ struct Row {
 impl TaskRows {
     pub(crate) fn new() -> Self {
         TaskRows {
+            first: FirstRow::new(),
             inner: Mutex::new(Rows {
                 rows: Vec::new(),
                 free: Vec::new(),
@@ -65,8 +79,18 @@ impl TaskRows {
 
     /// Starts a task named by `parts`, one after another (copied into a
     /// reused buffer), its age from now; returns its row's index.
+    #[inline]
     pub(crate) fn start<const N: usize>(&self, parts: [&str; N]) -> usize {
         let started = Started::now();
+        if self.first.start(parts, started) {
+            return FIRST;
+        }
+        self.start_locked(parts, started)
+    }
+
+    /// [`start`](Self::start) in a locked row.
+    #[inline(never)]
+    fn start_locked<const N: usize>(&self, parts: [&str; N], started: Started) -> usize {
         let length = parts.iter().map(|part| part.len()).sum();
         let mut rows = self.inner.lock();
         let Rows { rows, free } = &mut *rows;
@@ -97,7 +121,22 @@ impl TaskRows {
 
     /// Ends the task in row `index`; with `report`, returns it as it was
     /// (name, location, age), to be recorded.
+    #[inline]
     pub(crate) fn end(
+        &self,
+        index: usize,
+        report: bool,
+        location: &'static Location<'static>,
+    ) -> Option<TaskInfo> {
+        if index == FIRST {
+            return self.first.end(report, location);
+        }
+        self.end_locked(index, report, location)
+    }
+
+    /// [`end`](Self::end) of a locked row.
+    #[inline(never)]
+    fn end_locked(
         &self,
         index: usize,
         report: bool,
@@ -132,6 +171,7 @@ impl TaskRows {
         location: &'static Location<'static>,
         into: &mut Vec<(Started, TaskInfo)>,
     ) {
+        self.first.collect(location, into);
         let rows = self.inner.lock();
         into.extend(
             rows.rows
@@ -144,7 +184,7 @@ impl TaskRows {
     /// How many rows are live.
     pub(crate) fn live(&self) -> usize {
         let rows = self.inner.lock();
-        rows.rows.len() - rows.free.len()
+        rows.rows.len() - rows.free.len() + usize::from(self.first.is_live())
     }
 }
 
@@ -162,6 +202,12 @@ impl Row {
 mod tests {
     use super::*;
 
+    /// Starts a task in a locked row (the first row is tested in
+    /// `first_row` and below).
+    fn start_locked<const N: usize>(rows: &TaskRows, parts: [&str; N]) -> usize {
+        rows.start_locked(parts, Started::now())
+    }
+
     fn capacity(rows: &TaskRows, index: usize) -> usize {
         rows.inner.lock().rows[index].name.capacity()
     }
@@ -170,14 +216,14 @@ mod tests {
     fn rows_are_reused_and_long_names_buffers_are_not_kept() {
         let rows = TaskRows::new();
         let here = Location::caller();
-        let first = rows.start(["GET /a"]);
+        let first = start_locked(&rows, ["GET /a"]);
         assert_eq!(rows.end(first, true, here).unwrap().name, "GET /a");
         // The freed row, and its buffer, are the next task's.
-        let second = rows.start(["GET ", "/b"]);
+        let second = start_locked(&rows, ["GET ", "/b"]);
         assert_eq!(second, first);
         assert!(rows.end(second, false, here).is_none());
 
-        let long = rows.start([&"x".repeat(KEPT_NAME + 1)]);
+        let long = start_locked(&rows, [&"x".repeat(KEPT_NAME + 1)]);
         assert!(capacity(&rows, long) > KEPT_NAME);
         rows.end(long, false, here);
         assert_eq!(capacity(&rows, long), 0, "it would stay that large");
@@ -188,7 +234,9 @@ mod tests {
     fn a_burst_leaves_at_most_the_kept_rows_once_none_is_live() {
         let rows = TaskRows::new();
         let here = Location::caller();
-        let burst: Vec<_> = (0..KEPT_ROWS * 3).map(|_| rows.start(["GET /"])).collect();
+        let burst: Vec<_> = (0..KEPT_ROWS * 3)
+            .map(|_| start_locked(&rows, ["GET /"]))
+            .collect();
         assert_eq!(rows.live(), KEPT_ROWS * 3);
         let (last, ended) = burst.split_last().unwrap();
         for &index in ended {
@@ -203,22 +251,49 @@ mod tests {
         assert_eq!(rows.inner.lock().rows.len(), KEPT_ROWS);
         assert_eq!(rows.live(), 0);
         // The kept rows are all free, each once.
-        let again: Vec<_> = (0..KEPT_ROWS).map(|_| rows.start(["GET /"])).collect();
+        let again: Vec<_> = (0..KEPT_ROWS)
+            .map(|_| start_locked(&rows, ["GET /"]))
+            .collect();
         let mut sorted = again.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, (0..KEPT_ROWS).collect::<Vec<_>>());
-        assert_eq!(rows.start(["GET /"]), KEPT_ROWS, "then a new row");
+        assert_eq!(start_locked(&rows, ["GET /"]), KEPT_ROWS, "then a new row");
     }
 
     #[test]
     fn a_burst_up_to_twice_the_kept_rows_keeps_them_all() {
         let rows = TaskRows::new();
         let here = Location::caller();
-        let burst: Vec<_> = (0..KEPT_ROWS * 2).map(|_| rows.start(["GET /"])).collect();
+        let burst: Vec<_> = (0..KEPT_ROWS * 2)
+            .map(|_| start_locked(&rows, ["GET /"]))
+            .collect();
         for index in burst {
             rows.end(index, false, here);
         }
         assert_eq!(rows.inner.lock().rows.len(), KEPT_ROWS * 2);
         assert_eq!(rows.live(), 0);
+    }
+
+    #[test]
+    fn the_first_row_is_taken_whenever_free_and_the_locked_rows_otherwise() {
+        let rows = TaskRows::new();
+        let here = Location::caller();
+        let first = rows.start(["GET ", "/a"]);
+        assert_eq!(first, FIRST);
+        let second = rows.start(["GET ", "/b"]);
+        assert_eq!(second, 0, "a locked row while the first is live");
+        assert_eq!(rows.live(), 2);
+        let mut listed = Vec::new();
+        rows.collect(here, &mut listed);
+        let names: Vec<_> = listed.iter().map(|(_, task)| task.name.as_ref()).collect();
+        assert_eq!(names, ["GET /a", "GET /b"]);
+        assert_eq!(rows.end(first, true, here).unwrap().name, "GET /a");
+        assert_eq!(rows.start(["GET /c"]), FIRST, "free again");
+        assert!(rows.end(FIRST, false, here).is_none());
+        rows.end(second, false, here);
+        assert_eq!(rows.live(), 0);
+        let mut listed = Vec::new();
+        rows.collect(here, &mut listed);
+        assert!(listed.is_empty());
     }
 }
