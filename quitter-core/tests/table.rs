@@ -164,8 +164,8 @@ fn rows_started_on_one_thread_end_on_others_while_reports_are_taken() {
 }
 
 /// HTTP/1's shape: one row at a time, each ended on another thread before
-/// the next starts, so each takes the lock-free first row, while reports
-/// read it. Every name a report shows is whole: one of the rows' names,
+/// the next starts, so most take the lock-free first row (not while a
+/// report still reads the last one), while reports read it. Every name a report shows is whole: one of the rows' names,
 /// some longer than a kept buffer (freed at the end, or by the last
 /// reader).
 #[test]
@@ -190,10 +190,14 @@ fn one_row_at_a_time_ended_on_another_thread_while_reports_are_taken() {
     let reporter = {
         let (root, long) = (root.clone(), long.clone());
         thread::spawn(move || {
-            for _ in 0..common::scaled(200) {
+            for _ in 0..common::scaled(4_000) {
                 let report = root.live_tasks();
                 let tasks = report.tasks_of("main").unwrap_or(&[]);
-                assert!(tasks.len() <= 1, "{report}");
+                // The first row and the locked rows are read one after
+                // the other, not at one instant: a task that ends while
+                // the report reads it can be named beside the next (in a
+                // locked row, the first one being read), never more.
+                assert!(tasks.len() <= 2, "{report}");
                 for task in tasks {
                     let path = task.name.strip_prefix("GET ").expect("whole");
                     let numbered = path[1..].parse::<usize>().is_ok();
@@ -202,7 +206,7 @@ fn one_row_at_a_time_ended_on_another_thread_while_reports_are_taken() {
             }
         })
     };
-    for i in 0..common::scaled(1000) {
+    for i in 0..common::scaled(20_000) {
         rows.0.send(table.start(named(&path(i)))).unwrap();
         ended.1.recv().unwrap();
     }

@@ -32,14 +32,15 @@
 //!   response), so a connection that serves a single request (as under
 //!   churn) or sits idle after one makes nothing more. From the second
 //!   request on, each request is a row of the connection's
-//!   [`TaskTable`], made then and kept for the connection's life: a row
-//!   starts (its name copied in two parts for a standard method: `"GET "`
-//!   and the path) and ends with one compare-and-swap and one store while
-//!   it is the connection's only request in flight (HTTP/1's requests
-//!   always are), or takes the table's lock once each if others are
-//!   (HTTP/2's streams), and allocates nothing once the table has had as
-//!   many requests in flight at once (up to 33; a larger burst's rows
-//!   past 17 are freed when it ends);
+//!   [`TaskTable`], made then and kept for the connection's life. Its name
+//!   is copied in two parts for a standard method (`"GET "` and the
+//!   path). A request that finds the table's first row free (HTTP/1's,
+//!   one at a time, almost always do: not while a report reads the last
+//!   one) starts and ends with one compare-and-swap and one store; the
+//!   others (HTTP/2's streams in flight at once) take the table's lock
+//!   once each. The locked rows allocate nothing once the table has had
+//!   as many such requests at once (up to 32; a larger burst's past 16
+//!   are freed when it ends);
 //! - an HTTP/1 response gets `Connection: close` if the quitter is draining
 //!   when the response is ready (not when the request came: a drain that
 //!   starts during a long request still sends its client away);

@@ -4,14 +4,21 @@
 //! when it is made), for itself and all its rows; reports and
 //! `task_count` name and count each live row as a task of its own (name,
 //! location, age), and an idle table as nothing. No hold and no registry
-//! entry per task: a row starts with one compare-and-swap and one store,
-//! and ends the same way, while it is the only live one (the table's
-//! first row, `tasks::first_row`: each request of an HTTP/1 connection);
-//! a row started while another is live takes the table's lock once to
-//! start and once to end. No allocation once the table has had as many
-//! tasks at once (up to 33: see `tasks::rows`).
+//! entry per task. A task takes the table's first row whenever it is free
+//! (not live, and not being read by a report: `tasks::first_row`), and
+//! then starts with one compare-and-swap and one store, and ends the same
+//! way: an HTTP/1 connection's requests, one at a time, almost always do.
+//! Otherwise it takes a locked row: the table's lock once to start and
+//! once to end. Locked rows are allocated as they are first needed (as
+//! many as were live at once, or a start found the first row being read)
+//! and kept for the next tasks, up to a bound (see `tasks::rows`).
 //!
 //! Invariants:
+//! - a report names each row live throughout its reading, whole, once; it
+//!   reads the first row, then the locked rows under their lock, so it is
+//!   not one instant: a task that ends while the report reads the first
+//!   row can be named beside the next task (which took a locked row), as
+//!   tasks on different registry shards can;
 //! - the table's slot (its hold and entry) lives as long as the table or
 //!   any of its [`TableTask`]s (they share it through an `Arc`), so a row
 //!   is reported only while the node is held, and the node is not done
@@ -33,7 +40,7 @@ use core::pin::Pin;
 use super::quitter::Quitter;
 use crate::sync::Arc;
 use crate::tasks::meta::TaskName;
-use crate::tasks::rows::TaskRows;
+use crate::tasks::rows::{RowTicket, TaskRows};
 use crate::tree::slot::TaskSlot;
 
 /// A table of short tasks tracked by one quitter, cheaper per task than a
@@ -78,7 +85,8 @@ struct Shared {
 #[must_use = "the task ends as soon as it is dropped"]
 pub struct TableTask {
     shared: Arc<Shared>,
-    row: usize,
+    // Taken by the drop, the task's end.
+    row: Option<RowTicket>,
 }
 
 impl TaskTable {
@@ -110,7 +118,7 @@ impl TaskTable {
         let row = self.shared.rows.start(parts);
         TableTask {
             shared: self.shared.clone(),
-            row,
+            row: Some(row),
         }
     }
 
@@ -129,9 +137,12 @@ impl TableTask {
 
 impl Drop for TableTask {
     fn drop(&mut self) {
+        let Some(row) = self.row.take() else {
+            return;
+        };
         let shared = &*self.shared;
         let aborted = shared.slot.is_aborted();
-        if let Some(task) = shared.rows.end(self.row, aborted, shared.location) {
+        if let Some(task) = shared.rows.end(row, aborted, shared.location) {
             shared.slot.record_abort_of(task);
         }
     }

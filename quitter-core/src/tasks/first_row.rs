@@ -1,30 +1,47 @@
 //! [`FirstRow`]: a task table's row that starts and ends without the
-//! table's lock: one compare-and-swap and one store each. An HTTP/1
-//! connection has one request in flight at a time, so each of its
-//! requests takes this row; the table's locked rows (`tasks::rows`) are
-//! for the tasks that start while it is taken.
+//! table's lock: one compare-and-swap and one store each. A start takes it
+//! whenever it is free, so an HTTP/1 connection (one request in flight at
+//! a time) almost always uses it alone: not while a report is still
+//! reading the previous request. The table's locked rows (`tasks::rows`)
+//! take the tasks that start while it is not free.
 //!
 //! The row is one state word beside the task's name and start. The word
 //! is `0` (free), [`WRITING`] (one thread alone writes the row: its
-//! starter, or its ender tidying it), or [`LIVE`] plus a count of
-//! readers (a report or a count naming the task, [`READER`] each).
+//! starter, or a thread tidying it after a task), or [`LIVE`] and/or a
+//! count of readers (reports naming the task, [`READER`] each).
 //!
 //! Invariants:
 //! - a thread writes the name or the start only while it holds
-//!   [`WRITING`], which it takes from `0` with an acquire CAS and gives
-//!   back with a release store; readers read only while counted in a
-//!   [`LIVE`] word, and the task's end reads it while it is [`LIVE`]: so no
+//!   [`WRITING`]. A start takes it from `0` with an acquire CAS and gives
+//!   it back by its release store of [`LIVE`]; a task's end takes it from
+//!   [`LIVE`] (no reader in) with an acquire-release CAS, and the last
+//!   reader out of an ended task's row from `0` with an acquire CAS, and
+//!   both give it back by a release store of `0`. A word that is
+//!   [`LIVE`] or counts readers changes only by read-modify-writes, so the
+//!   release sequences carry every reader's reads (each `leave` is a
+//!   release) to whoever writes next;
+//! - readers read only while counted in (they enter only a [`LIVE`] word),
+//!   and a task's end reads its row before taking [`LIVE`] away: so no
 //!   read overlaps a write, and each read sees the whole of the last
-//!   write;
+//!   write. A reader that saw one task's [`LIVE`] may be counted into the
+//!   next task's (the row was freed and started again in between): it
+//!   reads that task, whole;
 //! - a task is in the row from its start (the release store of [`LIVE`])
-//!   to its end, which the caller makes exactly once; a start while the
-//!   word is not `0` (the row live, being written, or still read after
-//!   its task ended) is refused, and the caller takes a locked row: no
-//!   thread ever waits here;
+//!   to its end, which takes the start's [`FirstTicket`] (not `Clone`): so
+//!   it ends once, on its owner's thread or one that the ticket was sent
+//!   to (ordered after the start);
+//! - a start while the word is not `0` (the row live, being written, or
+//!   still read after its task ended) is refused, and the caller takes a
+//!   locked row: no thread ever waits here. A panic while a start writes
+//!   (out of memory) frees the row, and a reader that panics is counted
+//!   out (drop guards);
 //! - the name's buffer is kept for the next task unless it grew past
-//!   `KEPT_NAME`; a longer one is freed when the task ends, or if readers
-//!   are in the row then, by the last of them to leave: an ended task
-//!   keeps no large buffer.
+//!   `KEPT_NAME`; a longer one is freed when the task ends, or if a reader
+//!   is in the row then, by the last reader to leave (unless a new task
+//!   took the row first: it reuses the buffer, and its end frees it). A
+//!   last reader's tidy that comes after another task has started and
+//!   ended finds the row tidy already. Reports read a table's rows under
+//!   the registry shard's lock, so today there is one reader at most.
 
 use alloc::string::String;
 use core::panic::Location;
@@ -40,6 +57,12 @@ const LIVE: usize = 2;
 /// One reader in the row (counted above the two flags).
 const READER: usize = 4;
 
+/// A task in the [`FirstRow`]: made by the start that took the row, and
+/// taken by the task's end (so a task ends once).
+#[must_use = "the task stays in the row until its end takes this"]
+#[derive(Debug)]
+pub(crate) struct FirstTicket(());
+
 /// A row that starts and ends without a lock; see the module docs.
 pub(crate) struct FirstRow {
     state: AtomicUsize,
@@ -49,7 +72,7 @@ pub(crate) struct FirstRow {
 
 // SAFETY: the row's name and start are read and written only as the
 // module's invariants allow (a writer alone, or readers alone, ordered by
-// the state word), and `String` and `Started` are `Send`.
+// the state word), and `String` and `Started` are `Send` and `Sync`.
 unsafe impl Sync for FirstRow {}
 
 impl FirstRow {
@@ -62,16 +85,22 @@ impl FirstRow {
     }
 
     /// Starts a task named by `parts`, one after another, that started at
-    /// `started`; `false` (nothing done) if the row is not free.
+    /// `started`; `None` (nothing done) if the row is not free.
     #[inline]
-    pub(crate) fn start<const N: usize>(&self, parts: [&str; N], started: Started) -> bool {
+    pub(crate) fn start<const N: usize>(
+        &self,
+        parts: [&str; N],
+        started: Started,
+    ) -> Option<FirstTicket> {
         if self
             .state
             .compare_exchange(0, WRITING, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            return false;
+            return None;
         }
+        // Out of memory in `reserve` unwinds (without `std`): free the row.
+        let writing = FreeOnUnwind(&self.state);
         let length = parts.iter().map(|part| part.len()).sum();
         self.name.with_mut(|name| {
             // SAFETY: this thread holds `WRITING` (see the module's
@@ -85,21 +114,23 @@ impl FirstRow {
         });
         // SAFETY: as for the name.
         self.started.with_mut(|at| unsafe { *at = started });
+        core::mem::forget(writing);
         self.state.store(LIVE, Ordering::Release);
-        true
+        Some(FirstTicket(()))
     }
 
-    /// Ends the task in the row; with `report`, returns it as it was
-    /// (name, location, age), to be recorded. Only the task's owner calls
-    /// this, once.
+    /// Ends the task that `ticket` stands for; with `report`, returns it as
+    /// it was (name, location, age), to be recorded.
     #[inline]
     pub(crate) fn end(
         &self,
+        ticket: FirstTicket,
         report: bool,
         location: &'static Location<'static>,
     ) -> Option<TaskInfo> {
-        // The row is live and only this end takes it out of that: the
-        // read overlaps no write.
+        let FirstTicket(()) = ticket;
+        // The row is live (the ticket says so) and only this end takes it
+        // out of that: the read overlaps no write.
         let info = report.then(|| self.read_live(location).1);
         let mut state = LIVE;
         loop {
@@ -129,8 +160,8 @@ impl FirstRow {
         into: &mut alloc::vec::Vec<(Started, TaskInfo)>,
     ) {
         if self.enter() {
+            let _reading = Reading(self);
             into.push(self.read_live(location));
-            self.leave();
         }
     }
 
@@ -159,9 +190,9 @@ impl FirstRow {
         }
     }
 
-    /// Whether a task is in the row.
+    /// Whether a task is in the row (a count: nothing is read after it).
     pub(crate) fn is_live(&self) -> bool {
-        self.state.load(Ordering::Acquire) & LIVE != 0
+        self.state.load(Ordering::Relaxed) & LIVE != 0
     }
 
     /// The row's task (when it started, and as a task); the caller is its
@@ -206,6 +237,24 @@ impl FirstRow {
     }
 }
 
+/// Frees a row whose start unwound while it held `WRITING`.
+struct FreeOnUnwind<'a>(&'a AtomicUsize);
+
+impl Drop for FreeOnUnwind<'_> {
+    fn drop(&mut self) {
+        self.0.store(0, Ordering::Release);
+    }
+}
+
+/// A counted-in reader: counted out when dropped, even by a panic.
+struct Reading<'a>(&'a FirstRow);
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        self.0.leave();
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -219,16 +268,16 @@ mod tests {
     fn a_row_is_refused_while_live_and_reused_after() {
         let row = FirstRow::new();
         let here = Location::caller();
-        assert!(row.start(["GET ", "/a"], Started::now()));
+        let a = row.start(["GET ", "/a"], Started::now()).expect("free");
         assert!(row.is_live());
-        assert!(!row.start(["GET /b"], Started::now()), "taken");
-        assert_eq!(row.end(true, here).unwrap().name, "GET /a");
+        assert!(row.start(["GET /b"], Started::now()).is_none(), "taken");
+        assert_eq!(row.end(a, true, here).unwrap().name, "GET /a");
         assert!(!row.is_live());
-        assert!(row.start(["GET /b"], Started::now()), "free again");
+        let b = row.start(["GET /b"], Started::now()).expect("free again");
         let mut listed = alloc::vec::Vec::new();
         row.collect(here, &mut listed);
         assert_eq!(listed[0].1.name, "GET /b");
-        assert!(row.end(false, here).is_none());
+        assert!(row.end(b, false, here).is_none());
         listed.clear();
         row.collect(here, &mut listed);
         assert!(listed.is_empty(), "nothing named once ended");
@@ -238,13 +287,13 @@ mod tests {
     fn a_long_names_buffer_is_freed_at_the_end() {
         let row = FirstRow::new();
         let here = Location::caller();
-        assert!(row.start(["GET /short"], Started::now()));
-        row.end(false, here);
+        let short = row.start(["GET /short"], Started::now()).expect("free");
+        row.end(short, false, here);
         let kept = capacity(&row);
         assert!(kept >= 10, "a short name's buffer is kept");
         let long = "x".repeat(super::super::rows::KEPT_NAME + 1);
-        assert!(row.start([&long], Started::now()));
-        row.end(false, here);
+        let long = row.start([&long], Started::now()).expect("free");
+        row.end(long, false, here);
         assert_eq!(capacity(&row), 0);
     }
 
@@ -253,17 +302,78 @@ mod tests {
         let row = FirstRow::new();
         let here = Location::caller();
         let long = "x".repeat(super::super::rows::KEPT_NAME + 1);
-        assert!(row.start([&long], Started::now()));
+        let ticket = row.start([&long], Started::now()).expect("free");
         assert!(row.enter());
         assert!(row.enter());
-        assert_eq!(row.end(true, here).unwrap().name, long);
+        assert_eq!(row.end(ticket, true, here).unwrap().name, long);
         assert!(!row.is_live());
-        assert!(!row.start(["GET /"], Started::now()), "still read");
+        assert!(row.start(["GET /"], Started::now()).is_none(), "still read");
         assert!(!row.enter(), "no task to read");
         row.leave();
         assert!(capacity(&row) > 0, "a reader is still in");
         row.leave();
         assert_eq!(capacity(&row), 0, "the last reader freed it");
-        assert!(row.start(["GET /"], Started::now()));
+        assert!(row.start(["GET /"], Started::now()).is_some());
+    }
+}
+
+/// loom models of the row itself (`RUSTFLAGS="--cfg loom" cargo test -p
+/// quitter-core --release --lib`): what a table's API cannot reach, two
+/// readers at once and a long name's buffer.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use alloc::string::ToString;
+    use alloc::vec::Vec;
+
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::super::rows::KEPT_NAME;
+    use super::*;
+
+    /// A long-named task ended while two reports read it, vs the next
+    /// start and end on a third thread: every read is whole (the ended
+    /// task, or the next one); once all are done the row is free and keeps
+    /// no long buffer, whichever of the end, the last reader or the next
+    /// task's end tidied it (or a stale tidy came after the next task).
+    #[test]
+    fn an_end_under_two_readers_vs_the_next_start() {
+        loom::model(|| {
+            let row = Arc::new(FirstRow::new());
+            let here = Location::caller();
+            let long = "x".repeat(KEPT_NAME + 1);
+            let ticket = row.start([&long], Started::NOT_YET).expect("free");
+            let readers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (row, long) = (row.clone(), long.clone());
+                    thread::spawn(move || {
+                        let mut read = Vec::new();
+                        row.collect(here, &mut read);
+                        let names: Vec<_> =
+                            read.iter().map(|(_, task)| task.name.to_string()).collect();
+                        assert!(names.len() <= 1);
+                        assert!(names.iter().all(|name| *name == long || name == "GET /b"));
+                    })
+                })
+                .collect();
+            let ender = {
+                let (row, long) = (row.clone(), long.clone());
+                thread::spawn(move || {
+                    assert_eq!(row.end(ticket, true, here).expect("asked").name, long);
+                })
+            };
+            ender.join().unwrap();
+            if let Some(next) = row.start(["GET /b"], Started::NOT_YET) {
+                row.end(next, false, here);
+            }
+            for reader in readers {
+                reader.join().unwrap();
+            }
+            assert_eq!(row.state.load(Ordering::Relaxed), 0, "free");
+            // SAFETY: every other thread has been joined.
+            let kept = row.name.with(|name| unsafe { (*name).capacity() });
+            assert!(kept <= KEPT_NAME, "a long buffer kept: {kept}");
+            assert!(row.start(["GET /c"], Started::NOT_YET).is_some());
+        });
     }
 }

@@ -6,7 +6,8 @@
 //! its shards and counts; a task's slot (`tree::slot`), which owns the
 //! task's hold on the node, tells the registry where to list its entry and
 //! when to take it out. The `unsafe` of the intrusive lists lives in
-//! `registry`, argued there.
+//! `registry`, and that of a task table's lock-free row in `first_row`,
+//! each argued there.
 
 pub(crate) mod count;
 #[allow(unsafe_code)]

@@ -1,23 +1,24 @@
 //! [`TaskRows`]: the rows of a task table, short tasks (the requests of
 //! one connection) named and aged in a list of their own, instead of a
 //! registry entry each: a first row taken without a lock whenever it is
-//! free ([`FirstRow`]; a connection with one request in flight at a time
-//! uses it alone), and rows behind one lock for the tasks that start
-//! while it is taken. The table's one registry entry names its rows
+//! free ([`FirstRow`]: not live, and not being read by a report; a
+//! connection with one request in flight at a time almost always uses it
+//! alone), and rows behind one lock for the tasks that start while it is
+//! not. The table's one registry entry names its rows
 //! (`meta::TaskName::Rows`), and a report reads them through it.
 //!
 //! Invariants:
 //! - a start takes the first row if it is free, else a locked row; the
-//!   index it gives says which ([`FIRST`], or the locked row's), and the
-//!   end goes to the same row;
+//!   [`RowTicket`] it gives says which, and the end (which takes the
+//!   ticket: a task ends once) goes to the same row;
 //! - a locked row is live from [`start`](TaskRows::start) to
-//!   [`end`](TaskRows::end) of the index `start` gave, which the caller
-//!   ends exactly once; an ended row's index goes on the free list and
-//!   its name's buffer is kept for the next task (unless it grew past
-//!   [`KEPT_NAME`]), so a table allocates nothing per task once it has
-//!   had as many tasks at once (up to twice [`KEPT_ROWS`]);
-//! - what a burst leaves is bounded: once no row is live, a table of more
-//!   than twice [`KEPT_ROWS`] rows keeps the first [`KEPT_ROWS`];
+//!   [`end`](TaskRows::end); an ended row's index goes on the free list
+//!   and its name's buffer is kept for the next task (unless it grew past
+//!   [`KEPT_NAME`]), so the locked rows allocate nothing per task once
+//!   they have had as many tasks at once (up to twice [`KEPT_ROWS`]);
+//! - what a burst leaves is bounded: once no locked row is live (the
+//!   first row may be), more than twice [`KEPT_ROWS`] locked rows are cut
+//!   to the first [`KEPT_ROWS`];
 //! - the rows' lock is a leaf, and runs no caller's code: a name is given
 //!   as parts that are copied in (nothing under the lock can panic, short
 //!   of running out of memory, or lock anything). A report or a count takes
@@ -28,7 +29,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::panic::Location;
 
-use super::first_row::FirstRow;
+use super::first_row::{FirstRow, FirstTicket};
 use super::meta::Started;
 use crate::report::TaskInfo;
 use crate::sync::Mutex;
@@ -50,9 +51,16 @@ pub(crate) struct TaskRows {
     inner: Mutex<Rows>,
 }
 
-/// The index [`TaskRows::start`] gives for the first row (no locked row
-/// has it: a `Vec` of `usize::MAX` rows cannot be).
-const FIRST: usize = usize::MAX;
+/// Which row a task is in: what [`TaskRows::start`] gives and
+/// [`TaskRows::end`] takes (not `Clone`: a task ends once).
+#[must_use = "the task stays live until its end takes this"]
+#[derive(Debug)]
+pub(crate) enum RowTicket {
+    /// The lock-free first row.
+    First(FirstTicket),
+    /// A locked row, by index.
+    Locked(usize),
+}
 
 struct Rows {
     rows: Vec<Row>,
@@ -78,14 +86,14 @@ impl TaskRows {
     }
 
     /// Starts a task named by `parts`, one after another (copied into a
-    /// reused buffer), its age from now; returns its row's index.
+    /// reused buffer), its age from now; returns which row it is in.
     #[inline]
-    pub(crate) fn start<const N: usize>(&self, parts: [&str; N]) -> usize {
+    pub(crate) fn start<const N: usize>(&self, parts: [&str; N]) -> RowTicket {
         let started = Started::now();
-        if self.first.start(parts, started) {
-            return FIRST;
+        match self.first.start(parts, started) {
+            Some(ticket) => RowTicket::First(ticket),
+            None => RowTicket::Locked(self.start_locked(parts, started)),
         }
-        self.start_locked(parts, started)
     }
 
     /// [`start`](Self::start) in a locked row.
@@ -119,19 +127,19 @@ impl TaskRows {
         index
     }
 
-    /// Ends the task in row `index`; with `report`, returns it as it was
+    /// Ends the task `row` stands for; with `report`, returns it as it was
     /// (name, location, age), to be recorded.
     #[inline]
     pub(crate) fn end(
         &self,
-        index: usize,
+        row: RowTicket,
         report: bool,
         location: &'static Location<'static>,
     ) -> Option<TaskInfo> {
-        if index == FIRST {
-            return self.first.end(report, location);
+        match row {
+            RowTicket::First(ticket) => self.first.end(ticket, report, location),
+            RowTicket::Locked(index) => self.end_locked(index, report, location),
         }
-        self.end_locked(index, report, location)
     }
 
     /// [`end`](Self::end) of a locked row.
@@ -208,6 +216,16 @@ mod tests {
         rows.start_locked(parts, Started::now())
     }
 
+    /// Ends the task in locked row `index`.
+    fn end_locked(
+        rows: &TaskRows,
+        index: usize,
+        report: bool,
+        location: &'static Location<'static>,
+    ) -> Option<TaskInfo> {
+        rows.end(RowTicket::Locked(index), report, location)
+    }
+
     fn capacity(rows: &TaskRows, index: usize) -> usize {
         rows.inner.lock().rows[index].name.capacity()
     }
@@ -217,15 +235,15 @@ mod tests {
         let rows = TaskRows::new();
         let here = Location::caller();
         let first = start_locked(&rows, ["GET /a"]);
-        assert_eq!(rows.end(first, true, here).unwrap().name, "GET /a");
+        assert_eq!(end_locked(&rows, first, true, here).unwrap().name, "GET /a");
         // The freed row, and its buffer, are the next task's.
         let second = start_locked(&rows, ["GET ", "/b"]);
         assert_eq!(second, first);
-        assert!(rows.end(second, false, here).is_none());
+        assert!(end_locked(&rows, second, false, here).is_none());
 
         let long = start_locked(&rows, [&"x".repeat(KEPT_NAME + 1)]);
         assert!(capacity(&rows, long) > KEPT_NAME);
-        rows.end(long, false, here);
+        end_locked(&rows, long, false, here);
         assert_eq!(capacity(&rows, long), 0, "it would stay that large");
         assert_eq!(rows.live(), 0);
     }
@@ -240,14 +258,14 @@ mod tests {
         assert_eq!(rows.live(), KEPT_ROWS * 3);
         let (last, ended) = burst.split_last().unwrap();
         for &index in ended {
-            rows.end(index, false, here);
+            end_locked(&rows, index, false, here);
         }
         assert_eq!(
             rows.inner.lock().rows.len(),
             KEPT_ROWS * 3,
             "one still live"
         );
-        rows.end(*last, false, here);
+        end_locked(&rows, *last, false, here);
         assert_eq!(rows.inner.lock().rows.len(), KEPT_ROWS);
         assert_eq!(rows.live(), 0);
         // The kept rows are all free, each once.
@@ -268,7 +286,7 @@ mod tests {
             .map(|_| start_locked(&rows, ["GET /"]))
             .collect();
         for index in burst {
-            rows.end(index, false, here);
+            end_locked(&rows, index, false, here);
         }
         assert_eq!(rows.inner.lock().rows.len(), KEPT_ROWS * 2);
         assert_eq!(rows.live(), 0);
@@ -279,17 +297,21 @@ mod tests {
         let rows = TaskRows::new();
         let here = Location::caller();
         let first = rows.start(["GET ", "/a"]);
-        assert_eq!(first, FIRST);
+        assert!(matches!(first, RowTicket::First(_)));
         let second = rows.start(["GET ", "/b"]);
-        assert_eq!(second, 0, "a locked row while the first is live");
+        assert!(
+            matches!(second, RowTicket::Locked(0)),
+            "a locked row while the first is live"
+        );
         assert_eq!(rows.live(), 2);
         let mut listed = Vec::new();
         rows.collect(here, &mut listed);
         let names: Vec<_> = listed.iter().map(|(_, task)| task.name.as_ref()).collect();
         assert_eq!(names, ["GET /a", "GET /b"]);
         assert_eq!(rows.end(first, true, here).unwrap().name, "GET /a");
-        assert_eq!(rows.start(["GET /c"]), FIRST, "free again");
-        assert!(rows.end(FIRST, false, here).is_none());
+        let third = rows.start(["GET /c"]);
+        assert!(matches!(third, RowTicket::First(_)), "free again");
+        assert!(rows.end(third, false, here).is_none());
         rows.end(second, false, here);
         assert_eq!(rows.live(), 0);
         let mut listed = Vec::new();
