@@ -596,14 +596,7 @@ fn loom_table_row_end_vs_next_start_and_report() {
         let table = root.task_table().expect("not quit");
         let first = table.start(["GET /a"]);
         let ender = thread::spawn(move || drop(first));
-        let reporter = {
-            let root = root.clone();
-            thread::spawn(move || {
-                let (names, report) = table_names(&root);
-                let allowed: [&[&str]; 4] = [&[], &["GET /a"], &["GET /b"], &["GET /a", "GET /b"]];
-                assert!(allowed.iter().any(|allowed| names == *allowed), "{report}");
-            })
-        };
+        let reporter = report_a_and_b(&root);
         let second = table.start(["GET /b"]);
         ender.join().unwrap();
         reporter.join().unwrap();
@@ -615,6 +608,17 @@ fn loom_table_row_end_vs_next_start_and_report() {
         root.quit();
         assert!(root.is_done());
     });
+}
+
+/// A thread taking one report of `root`, whose tasks `GET /a` and `GET /b`
+/// come and go: it names each whole, at most once, and nothing else.
+fn report_a_and_b(root: &Quitter) -> thread::JoinHandle<()> {
+    let root = root.clone();
+    thread::spawn(move || {
+        let (names, report) = table_names(&root);
+        let allowed: [&[&str]; 4] = [&[], &["GET /a"], &["GET /b"], &["GET /a", "GET /b"]];
+        assert!(allowed.iter().any(|allowed| names == *allowed), "{report}");
+    })
 }
 
 /// The names of `root`'s live tasks, sorted, and the report they are from.
@@ -642,14 +646,7 @@ fn loom_table_rows_started_on_two_threads_vs_report() {
             let table = table.clone();
             thread::spawn(move || drop(table.start(["GET /b"])))
         };
-        let reporter = {
-            let root = root.clone();
-            thread::spawn(move || {
-                let (names, report) = table_names(&root);
-                let allowed: [&[&str]; 4] = [&[], &["GET /a"], &["GET /b"], &["GET /a", "GET /b"]];
-                assert!(allowed.iter().any(|allowed| names == *allowed), "{report}");
-            })
-        };
+        let reporter = report_a_and_b(&root);
         let first = table.start(["GET /a"]);
         other.join().unwrap();
         reporter.join().unwrap();
