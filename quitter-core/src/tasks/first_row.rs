@@ -47,6 +47,7 @@ use alloc::string::String;
 use core::panic::Location;
 
 use super::meta::Started;
+use super::rows::{shed_long_name, write_name};
 use crate::report::TaskInfo;
 use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
 
@@ -101,16 +102,10 @@ impl FirstRow {
         }
         // Out of memory in `reserve` unwinds (without `std`): free the row.
         let writing = FreeOnUnwind(&self.state);
-        let length = parts.iter().map(|part| part.len()).sum();
         self.name.with_mut(|name| {
             // SAFETY: this thread holds `WRITING` (see the module's
             // invariants), so no other thread reads or writes the row.
-            let name = unsafe { &mut *name };
-            name.clear();
-            name.reserve(length);
-            for part in parts {
-                name.push_str(part);
-            }
+            write_name(unsafe { &mut *name }, parts);
         });
         // SAFETY: as for the name.
         self.started.with_mut(|at| unsafe { *at = started });
@@ -145,8 +140,12 @@ impl FirstRow {
                 .state
                 .compare_exchange(state, next, Ordering::AcqRel, Ordering::Relaxed)
             {
-                Ok(_) if next == WRITING => return self.tidy(info),
-                Ok(_) => return info,
+                Ok(_) => {
+                    if next == WRITING {
+                        self.tidy();
+                    }
+                    return info;
+                }
                 Err(now) => state = now,
             }
         }
@@ -212,16 +211,12 @@ impl FirstRow {
     }
 
     /// With `WRITING` held: frees a long name's buffer, and frees the row.
-    fn tidy<T>(&self, passing: T) -> T {
+    fn tidy(&self) {
         self.name.with_mut(|name| {
             // SAFETY: this thread holds `WRITING`.
-            let name = unsafe { &mut *name };
-            if name.capacity() > super::rows::KEPT_NAME {
-                *name = String::new();
-            }
+            shed_long_name(unsafe { &mut *name });
         });
         self.state.store(0, Ordering::Release);
-        passing
     }
 
     /// Tidies the row if it is free (and nobody else has taken it since).
@@ -232,7 +227,7 @@ impl FirstRow {
             .compare_exchange(0, WRITING, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
-            self.tidy(());
+            self.tidy();
         }
     }
 }

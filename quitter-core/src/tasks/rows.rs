@@ -38,6 +38,26 @@ use crate::sync::Mutex;
 /// it would stay that large for the table's life.
 pub(crate) const KEPT_NAME: usize = 256;
 
+/// Writes a task's name, `parts` one after another, into `name` (its
+/// buffer reused): the first row's and the locked rows' alike.
+#[inline]
+pub(crate) fn write_name<const N: usize>(name: &mut String, parts: [&str; N]) {
+    name.clear();
+    name.reserve(parts.iter().map(|part| part.len()).sum());
+    for part in parts {
+        name.push_str(part);
+    }
+}
+
+/// Frees `name`'s buffer if it grew past [`KEPT_NAME`] (an ended task's:
+/// it would stay that large for the table's life).
+#[inline]
+pub(crate) fn shed_long_name(name: &mut String) {
+    if name.capacity() > KEPT_NAME {
+        *name = String::new();
+    }
+}
+
 /// Rows kept once none is live, of a table that had more than twice as
 /// many (a burst of requests in flight at once leaves no more; a table
 /// of up to twice as many keeps them all, so bursts of that size do not
@@ -99,7 +119,6 @@ impl TaskRows {
     /// [`start`](Self::start) in a locked row.
     #[inline(never)]
     fn start_locked<const N: usize>(&self, parts: [&str; N], started: Started) -> usize {
-        let length = parts.iter().map(|part| part.len()).sum();
         let mut rows = self.inner.lock();
         let Rows { rows, free } = &mut *rows;
         let index = match free.pop() {
@@ -117,11 +136,7 @@ impl TaskRows {
             }
         };
         let row = &mut rows[index];
-        row.name.clear();
-        row.name.reserve(length);
-        for part in parts {
-            row.name.push_str(part);
-        }
+        write_name(&mut row.name, parts);
         row.started = started;
         row.live = true;
         index
@@ -155,9 +170,7 @@ impl TaskRows {
         let row = rows.get_mut(index)?;
         let was_live = core::mem::replace(&mut row.live, false);
         let info = report.then(|| row.info(location));
-        if row.name.capacity() > KEPT_NAME {
-            row.name = String::new();
-        }
+        shed_long_name(&mut row.name);
         free.reserve_exact(usize::from(free.capacity() == 0));
         free.push(index);
         if free.len() == rows.len() && rows.len() > 2 * KEPT_ROWS {
