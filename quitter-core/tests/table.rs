@@ -193,10 +193,10 @@ fn one_row_at_a_time_ended_on_another_thread_while_reports_are_taken() {
             for _ in 0..common::scaled(4_000) {
                 let report = root.live_tasks();
                 let tasks = report.tasks_of("main").unwrap_or(&[]);
-                // The first row and the locked rows are read one after
-                // the other, not at one instant: a task that ends while
-                // the report reads it can be named beside the next (in a
-                // locked row, the first one being read), never more.
+                // The rows are read one after the other, not at one
+                // instant: a task that ends while the report reads it can
+                // be named beside the next (in another row, the first one
+                // being read), never more.
                 assert!(tasks.len() <= 2, "{report}");
                 for task in tasks {
                     let path = task.name.strip_prefix("GET ").expect("whole");

@@ -8,17 +8,19 @@
 //! (not live, and not being read by a report: `tasks::first_row`), and
 //! then starts with one compare-and-swap and one store, and ends the same
 //! way: an HTTP/1 connection's requests, one at a time, almost always do.
-//! Otherwise it takes a locked row: the table's lock once to start and
-//! once to end. Locked rows are allocated as they are first needed (as
-//! many as were live at once, or a start found the first row being read)
-//! and kept for the next tasks, up to a bound (see `tasks::rows`).
+//! Otherwise it takes one of 15 more rows of the same kind, made (one
+//! allocation) the first time a start finds the first row busy and kept:
+//! an HTTP/2 connection's streams in flight at once do. Past those, it
+//! takes a locked row: the table's lock once to start and once to end.
+//! Locked rows are allocated as they are first needed and kept for the
+//! next tasks, up to a bound (see `tasks::rows`).
 //!
 //! Invariants:
 //! - a report names each row live throughout its reading, whole, once; it
-//!   reads the first row, then the locked rows under their lock, so it is
-//!   not one instant: a task that ends while the report reads the first
-//!   row can be named beside the next task (which took a locked row), as
-//!   tasks on different registry shards can;
+//!   reads the lock-free rows one after another, then the locked rows
+//!   under their lock, so it is not one instant: a task that ends while
+//!   the report reads its row can be named beside the next task (which
+//!   took another row), as tasks on different registry shards can;
 //! - the table's slot (its hold and entry) lives as long as the table or
 //!   any of its [`TableTask`]s (they share it through an `Arc`), so a row
 //!   is reported only while the node is held, and the node is not done
@@ -108,8 +110,8 @@ impl TaskTable {
     }
 
     /// Starts a task named by `parts`, one after another (copied into a
-    /// reused buffer, in the table's first row if it is free, else under
-    /// the table's lock: no code of the caller runs there), its age from
+    /// reused buffer, in a lock-free row if one is free, else under the
+    /// table's lock: no code of the caller runs there), its age from
     /// now: a report names it until the returned
     /// [`TableTask`] is dropped. Never refused: the table holds its
     /// quitter already, even once it has quit.

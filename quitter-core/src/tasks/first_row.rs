@@ -2,8 +2,9 @@
 //! table's lock: one compare-and-swap and one store each. A start takes it
 //! whenever it is free, so an HTTP/1 connection (one request in flight at
 //! a time) almost always uses it alone: not while a report is still
-//! reading the previous request. The table's locked rows (`tasks::rows`)
-//! take the tasks that start while it is not free.
+//! reading the previous request. The table's other rows (`tasks::rows`:
+//! more rows of this kind, then locked ones) take the tasks that start
+//! while it is not free.
 //!
 //! The row is one state word beside the task's name and start. The word
 //! is `0` (free), [`WRITING`] (one thread alone writes the row: its
@@ -187,6 +188,12 @@ impl FirstRow {
         if self.state.fetch_sub(READER, Ordering::AcqRel) == READER {
             self.tidy_free();
         }
+    }
+
+    /// Whether the row looks free (a hint: a start may still be refused).
+    #[inline]
+    pub(crate) fn is_free(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == 0
     }
 
     /// Whether a task is in the row (a count: nothing is read after it).

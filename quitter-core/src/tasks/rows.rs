@@ -3,14 +3,20 @@
 //! registry entry each: a first row taken without a lock whenever it is
 //! free ([`FirstRow`]: not live, and not being read by a report; a
 //! connection with one request in flight at a time almost always uses it
-//! alone), and rows behind one lock for the tasks that start while it is
-//! not. The table's one registry entry names its rows
-//! (`meta::TaskName::Rows`), and a report reads them through it.
+//! alone), [`MORE_ROWS`] more such rows, made the first time a task
+//! starts while the first row is not free (an HTTP/2 connection's
+//! streams in flight at once), and rows behind one lock for the tasks
+//! that start while none of those is free. The table's one registry entry
+//! names its rows (`meta::TaskName::Rows`), and a report reads them
+//! through it.
 //!
 //! Invariants:
-//! - a start takes the first row if it is free, else a locked row; the
-//!   [`RowTicket`] it gives says which, and the end (which takes the
-//!   ticket: a task ends once) goes to the same row;
+//! - a start takes the first row if it is free, else one of the more
+//!   lock-free rows, else a locked row; the [`RowTicket`] it gives says
+//!   which, and the end (which takes the ticket: a task ends once) goes to
+//!   the same row;
+//! - the more lock-free rows are made once (a [`OnceCell`]) and kept for
+//!   the table's life: a ticket for one of them always finds it;
 //! - a locked row is live from [`start`](TaskRows::start) to
 //!   [`end`](TaskRows::end); an ended row's index goes on the free list
 //!   and its name's buffer is kept for the next task (unless it grew past
@@ -29,10 +35,12 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::panic::Location;
 
+use alloc::boxed::Box;
+
 use super::first_row::{FirstRow, FirstTicket};
 use super::meta::Started;
 use crate::report::TaskInfo;
-use crate::sync::Mutex;
+use crate::sync::{Mutex, OnceCell};
 
 /// A row's name buffer longer than this is not kept for the next task:
 /// it would stay that large for the table's life.
@@ -64,10 +72,18 @@ pub(crate) fn shed_long_name(name: &mut String) {
 /// allocate again each time).
 const KEPT_ROWS: usize = 16;
 
+/// Lock-free rows beyond the first, made the first time a task starts
+/// while the first row is not free: with it, as many tasks at once as a
+/// browser opens streams on one HTTP/2 connection start and end without
+/// the lock. (Each row is one [`FirstRow`], 48 bytes.)
+pub(crate) const MORE_ROWS: usize = 15;
+
 /// The rows of one task table: live ones and free ones, by index.
 pub(crate) struct TaskRows {
     /// Taken first, without the lock, whenever it is free.
     first: FirstRow,
+    /// Taken without the lock when the first row is not free.
+    more: OnceCell<Box<[FirstRow; MORE_ROWS]>>,
     inner: Mutex<Rows>,
 }
 
@@ -78,6 +94,8 @@ pub(crate) struct TaskRows {
 pub(crate) enum RowTicket {
     /// The lock-free first row.
     First(FirstTicket),
+    /// One of the more lock-free rows, by index.
+    More(usize, FirstTicket),
     /// A locked row, by index.
     Locked(usize),
 }
@@ -98,6 +116,7 @@ impl TaskRows {
     pub(crate) fn new() -> Self {
         TaskRows {
             first: FirstRow::new(),
+            more: OnceCell::new(),
             inner: Mutex::new(Rows {
                 rows: Vec::new(),
                 free: Vec::new(),
@@ -112,8 +131,26 @@ impl TaskRows {
         let started = Started::now();
         match self.first.start(parts, started) {
             Some(ticket) => RowTicket::First(ticket),
-            None => RowTicket::Locked(self.start_locked(parts, started)),
+            None => self.start_more(parts, started),
         }
+    }
+
+    /// [`start`](Self::start) in one of the more lock-free rows (made now
+    /// if they are not yet), or in a locked row if none is free.
+    #[inline(never)]
+    fn start_more<const N: usize>(&self, parts: [&str; N], started: Started) -> RowTicket {
+        let more = self
+            .more
+            .get_or_init(|| Box::new(core::array::from_fn(|_| FirstRow::new())));
+        for (index, row) in more.iter().enumerate() {
+            // A load first: a taken row is passed over without a write.
+            if row.is_free() {
+                if let Some(ticket) = row.start(parts, started) {
+                    return RowTicket::More(index, ticket);
+                }
+            }
+        }
+        RowTicket::Locked(self.start_locked(parts, started))
     }
 
     /// [`start`](Self::start) in a locked row.
@@ -153,8 +190,24 @@ impl TaskRows {
     ) -> Option<TaskInfo> {
         match row {
             RowTicket::First(ticket) => self.first.end(ticket, report, location),
+            RowTicket::More(index, ticket) => self.end_more(index, ticket, report, location),
             RowTicket::Locked(index) => self.end_locked(index, report, location),
         }
+    }
+
+    /// [`end`](Self::end) of one of the more lock-free rows.
+    #[inline(never)]
+    fn end_more(
+        &self,
+        index: usize,
+        ticket: FirstTicket,
+        report: bool,
+        location: &'static Location<'static>,
+    ) -> Option<TaskInfo> {
+        // Made before the start that gave the ticket, and kept.
+        let row = self.more.get().and_then(|more| more.get(index));
+        debug_assert!(row.is_some(), "a ticket for a row that was never made");
+        row?.end(ticket, report, location)
     }
 
     /// [`end`](Self::end) of a locked row.
@@ -193,6 +246,9 @@ impl TaskRows {
         into: &mut Vec<(Started, TaskInfo)>,
     ) {
         self.first.collect(location, into);
+        for row in self.more.get().into_iter().flat_map(|more| more.iter()) {
+            row.collect(location, into);
+        }
         let rows = self.inner.lock();
         into.extend(
             rows.rows
@@ -204,8 +260,12 @@ impl TaskRows {
 
     /// How many rows are live.
     pub(crate) fn live(&self) -> usize {
+        let lock_free = core::iter::once(&self.first)
+            .chain(self.more.get().into_iter().flat_map(|more| more.iter()))
+            .filter(|row| row.is_live())
+            .count();
         let rows = self.inner.lock();
-        rows.rows.len() - rows.free.len() + usize::from(self.first.is_live())
+        rows.rows.len() - rows.free.len() + lock_free
     }
 }
 
@@ -306,26 +366,45 @@ mod tests {
     }
 
     #[test]
-    fn the_first_row_is_taken_whenever_free_and_the_locked_rows_otherwise() {
+    fn the_first_row_is_taken_whenever_free_then_the_more_rows_then_the_locked_ones() {
         let rows = TaskRows::new();
         let here = Location::caller();
         let first = rows.start(["GET ", "/a"]);
         assert!(matches!(first, RowTicket::First(_)));
+        assert!(rows.more.get().is_none(), "made only when needed");
         let second = rows.start(["GET ", "/b"]);
         assert!(
-            matches!(second, RowTicket::Locked(0)),
-            "a locked row while the first is live"
+            matches!(second, RowTicket::More(0, _)),
+            "a more row while the first is live"
         );
-        assert_eq!(rows.live(), 2);
+        let more: Vec<_> = (1..MORE_ROWS)
+            .map(|index| {
+                let ticket = rows.start(["GET /more"]);
+                assert!(matches!(ticket, RowTicket::More(i, _) if i == index));
+                ticket
+            })
+            .collect();
+        let locked = rows.start(["GET ", "/locked"]);
+        assert!(
+            matches!(locked, RowTicket::Locked(0)),
+            "a locked row once every lock-free row is live"
+        );
+        assert_eq!(rows.live(), MORE_ROWS + 2);
         let mut listed = Vec::new();
         rows.collect(here, &mut listed);
         let names: Vec<_> = listed.iter().map(|(_, task)| task.name.as_ref()).collect();
-        assert_eq!(names, ["GET /a", "GET /b"]);
+        assert_eq!(names.len(), MORE_ROWS + 2);
+        assert_eq!(names[..2], ["GET /a", "GET /b"]);
+        assert_eq!(names[MORE_ROWS + 1], "GET /locked");
         assert_eq!(rows.end(first, true, here).unwrap().name, "GET /a");
+        assert_eq!(rows.end(second, true, here).unwrap().name, "GET /b");
         let third = rows.start(["GET /c"]);
         assert!(matches!(third, RowTicket::First(_)), "free again");
-        assert!(rows.end(third, false, here).is_none());
-        rows.end(second, false, here);
+        let fourth = rows.start(["GET /d"]);
+        assert!(matches!(fourth, RowTicket::More(0, _)), "free again");
+        for ticket in more.into_iter().chain([third, fourth, locked]) {
+            assert!(rows.end(ticket, false, here).is_none());
+        }
         assert_eq!(rows.live(), 0);
         let mut listed = Vec::new();
         rows.collect(here, &mut listed);
