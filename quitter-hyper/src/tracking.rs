@@ -37,10 +37,11 @@
 //!   path). A request that finds the table's first row free (HTTP/1's,
 //!   one at a time, almost always do: not while a report reads the last
 //!   one) starts and ends with one compare-and-swap and one store; the
-//!   others (HTTP/2's streams in flight at once) take the table's lock
-//!   once each. The locked rows allocate nothing once the table has had
-//!   as many such requests at once (up to 32; a larger burst's past 16
-//!   are freed when it ends);
+//!   others (HTTP/2's streams in flight at once) do the same in one of 15
+//!   more such rows (made at the first of them, 720 bytes, and kept), and
+//!   past 16 in flight take the table's lock once each. The locked rows
+//!   allocate nothing once the table has had as many such requests at
+//!   once (up to 32; a larger burst's past 16 are freed when it ends);
 //! - an HTTP/1 response gets `Connection: close` if the quitter is draining
 //!   when the response is ready (not when the request came: a drain that
 //!   starts during a long request still sends its client away);
@@ -134,6 +135,13 @@ impl<S> Tracking<S> {
     /// start after the quit: the table holds the quitter already). Out of
     /// line: the call site (hyper's) stays small.
     #[inline(never)]
+    fn track_request(&self, request: &Request<Incoming>) -> Option<RequestTask> {
+        self.track(request.method(), request.uri().path())
+    }
+
+    /// The task of a request of `method` to `path` (see
+    /// [`Tracking::track_request`]).
+    #[inline(always)]
     fn track(&self, method: &Method, path: &str) -> Option<RequestTask> {
         if !self.had_request.replace(true) {
             let method = method.as_str();
@@ -196,7 +204,7 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for Tracking<S> 
             request.version(),
             Version::HTTP_09 | Version::HTTP_10 | Version::HTTP_11
         );
-        let task = self.track(request.method(), request.uri().path());
+        let task = self.track_request(&request);
         if self.quitter_in_extensions {
             with_quitter(&mut request, &self.quitter);
         }
