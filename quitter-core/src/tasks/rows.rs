@@ -31,11 +31,10 @@
 //!   it inside a registry shard's lock (the table's entry is listed
 //!   there).
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::panic::Location;
-
-use alloc::boxed::Box;
 
 use super::first_row::{FirstRow, FirstTicket};
 use super::meta::Started;
@@ -245,8 +244,7 @@ impl TaskRows {
         location: &'static Location<'static>,
         into: &mut Vec<(Started, TaskInfo)>,
     ) {
-        self.first.collect(location, into);
-        for row in self.more.get().into_iter().flat_map(|more| more.iter()) {
+        for row in self.lock_free_rows() {
             row.collect(location, into);
         }
         let rows = self.inner.lock();
@@ -258,12 +256,16 @@ impl TaskRows {
         );
     }
 
+    /// The first row, then the more rows if they were made: the rows a
+    /// report reads before the locked ones.
+    fn lock_free_rows(&self) -> impl Iterator<Item = &FirstRow> {
+        core::iter::once(&self.first)
+            .chain(self.more.get().into_iter().flat_map(|more| more.iter()))
+    }
+
     /// How many rows are live.
     pub(crate) fn live(&self) -> usize {
-        let lock_free = core::iter::once(&self.first)
-            .chain(self.more.get().into_iter().flat_map(|more| more.iter()))
-            .filter(|row| row.is_live())
-            .count();
+        let lock_free = self.lock_free_rows().filter(|row| row.is_live()).count();
         let rows = self.inner.lock();
         rows.rows.len() - rows.free.len() + lock_free
     }
