@@ -43,7 +43,19 @@ fn each_live_row_is_reported_as_a_task_oldest_first() {
     );
 
     // A freed row is reused, by its new name; reports go oldest first,
-    // not by row.
+    // not by row. Starts are read off a coarse clock (one tick: 1 to
+    // 10 ms), so first wait until `/b` is a tick old: `/a`'s new task,
+    // in the first row, is then newer than `/b`, in a later row.
+    let ticked = (0..1_000).any(|_| {
+        let report = root.live_tasks();
+        let tasks = report.tasks_of("main/127.0.0.1:50312").unwrap();
+        let b_age = tasks.iter().find(|task| task.name == "GET /b").unwrap().age;
+        b_age.unwrap() > std::time::Duration::ZERO || {
+            thread::sleep(std::time::Duration::from_millis(1));
+            false
+        }
+    });
+    assert!(ticked, "the clock did not move in a second");
     drop(a);
     let c = table.start(named("/a-much-longer-path-than-before"));
     let names: Vec<_> = root

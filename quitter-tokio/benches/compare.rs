@@ -173,6 +173,24 @@ fn child(c: &mut Criterion) {
     group.finish();
 }
 
+/// One request's tracking, start and end, on a connection: a row of the
+/// connection's task table (named `GET /`, with its age, in reports: what
+/// the serve helper does per request) against a `TaskTracker` token (a
+/// count only, no name nor age), the nearest tokio-util has.
+fn request(c: &mut Criterion) {
+    let mut group = c.benchmark_group("request");
+    let connection = Quitter::new("127.0.0.1:50312");
+    let table = connection.task_table().expect("not quit");
+    let tracker = TaskTracker::new();
+    group.bench_function(BenchmarkId::new("quitter", "row"), |b| {
+        b.iter(|| drop(black_box(table.start([black_box("GET "), black_box("/")]))))
+    });
+    group.bench_function(BenchmarkId::new("tokio_util", "row"), |b| {
+        b.iter(|| drop(black_box(tracker.token())))
+    });
+    group.finish();
+}
+
 /// Tracked spawn (point 3) of a trivial task (spawn, then join), in batches; a
 /// fresh runtime per implementation, so none inherits another's state.
 fn spawn(c: &mut Criterion) {
@@ -286,6 +304,6 @@ fn is_draining(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = is_quitting, is_draining, child, spawn, fan_out
+    targets = is_quitting, is_draining, child, request, spawn, fan_out
 }
 criterion_main!(benches);

@@ -15,7 +15,7 @@ use core::task::Poll;
 use super::futures::{Done, DoneOwned};
 use super::quitter::Quitter;
 use crate::report::{StageReport, TaskPanic, TimeoutReport, TreeSnapshot};
-use crate::tasks::meta::Started;
+use crate::tasks::clock::Started;
 use crate::tree::node::Node;
 
 impl Quitter {

@@ -13,7 +13,11 @@ pub struct TaskInfo {
     pub name: Cow<'static, str>,
     /// Where the task was tracked or spawned (`#[track_caller]`).
     pub location: &'static Location<'static>,
-    /// How long it had been running when the snapshot was taken (`std` only).
+    /// How long it had been running when the snapshot was taken (`std`
+    /// only). Read off a coarse clock on Linux (`CLOCK_MONOTONIC_COARSE`,
+    /// cheap enough to read at every request): within one kernel tick, at
+    /// most 10 ms, of the true age. A report lists tasks oldest first;
+    /// tasks that started within one tick of each other, in no set order.
     pub age: Option<Duration>,
 }
 

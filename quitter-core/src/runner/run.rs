@@ -23,7 +23,7 @@ use super::phase::Phase;
 use super::watchers::{tell, KeepBudgets};
 use crate::handle::quitter::Quitter;
 use crate::report::{ExitReport, LameDuck, QuitCause};
-use crate::tasks::meta::Started;
+use crate::tasks::clock::Started;
 
 impl MainRunner<'_> {
     /// Runs: see the module docs. `make_budgets` keeps the stage budgets

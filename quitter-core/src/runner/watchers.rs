@@ -23,7 +23,7 @@ use super::phase::Phase;
 #[cfg(feature = "std")]
 use crate::handle::quitter::Quitter;
 #[cfg(feature = "std")]
-use crate::tasks::meta::Started;
+use crate::tasks::clock::Started;
 
 /// One observer of the run's [`Phase`]s.
 pub(crate) type Observer<'a> = Box<dyn FnMut(&Phase<'_>) + 'a>;

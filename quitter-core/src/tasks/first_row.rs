@@ -47,7 +47,7 @@
 use alloc::string::String;
 use core::panic::Location;
 
-use super::meta::Started;
+use super::clock::TaskStart;
 use super::rows::{shed_long_name, write_name};
 use crate::report::TaskInfo;
 use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
@@ -69,12 +69,12 @@ pub(crate) struct FirstTicket(());
 pub(crate) struct FirstRow {
     state: AtomicUsize,
     name: UnsafeCell<String>,
-    started: UnsafeCell<Started>,
+    started: UnsafeCell<TaskStart>,
 }
 
 // SAFETY: the row's name and start are read and written only as the
 // module's invariants allow (a writer alone, or readers alone, ordered by
-// the state word), and `String` and `Started` are `Send` and `Sync`.
+// the state word), and `String` and `TaskStart` are `Send` and `Sync`.
 unsafe impl Sync for FirstRow {}
 
 impl FirstRow {
@@ -82,7 +82,7 @@ impl FirstRow {
         FirstRow {
             state: AtomicUsize::new(0),
             name: UnsafeCell::new(String::new()),
-            started: UnsafeCell::new(Started::NOT_YET),
+            started: UnsafeCell::new(TaskStart::NOT_YET),
         }
     }
 
@@ -92,7 +92,7 @@ impl FirstRow {
     pub(crate) fn start<const N: usize>(
         &self,
         parts: [&str; N],
-        started: Started,
+        started: TaskStart,
     ) -> Option<FirstTicket> {
         if self
             .state
@@ -157,7 +157,7 @@ impl FirstRow {
     pub(crate) fn collect(
         &self,
         location: &'static Location<'static>,
-        into: &mut alloc::vec::Vec<(Started, TaskInfo)>,
+        into: &mut alloc::vec::Vec<(TaskStart, TaskInfo)>,
     ) {
         if self.enter() {
             let _reading = Reading(self);
@@ -203,7 +203,7 @@ impl FirstRow {
 
     /// The row's task (when it started, and as a task); the caller is its
     /// end, or a counted reader.
-    fn read_live(&self, location: &'static Location<'static>) -> (Started, TaskInfo) {
+    fn read_live(&self, location: &'static Location<'static>) -> (TaskStart, TaskInfo) {
         // SAFETY: the row is live and the caller keeps it so (its end, or
         // a reader counted in), and no write happens while it is.
         let name = self.name.with(|name| unsafe { (*name).clone() });
@@ -270,12 +270,12 @@ mod tests {
     fn a_row_is_refused_while_live_and_reused_after() {
         let row = FirstRow::new();
         let here = Location::caller();
-        let a = row.start(["GET ", "/a"], Started::now()).expect("free");
+        let a = row.start(["GET ", "/a"], TaskStart::now()).expect("free");
         assert!(row.is_live());
-        assert!(row.start(["GET /b"], Started::now()).is_none(), "taken");
+        assert!(row.start(["GET /b"], TaskStart::now()).is_none(), "taken");
         assert_eq!(row.end(a, true, here).unwrap().name, "GET /a");
         assert!(!row.is_live());
-        let b = row.start(["GET /b"], Started::now()).expect("free again");
+        let b = row.start(["GET /b"], TaskStart::now()).expect("free again");
         let mut listed = alloc::vec::Vec::new();
         row.collect(here, &mut listed);
         assert_eq!(listed[0].1.name, "GET /b");
@@ -289,12 +289,12 @@ mod tests {
     fn a_long_names_buffer_is_freed_at_the_end() {
         let row = FirstRow::new();
         let here = Location::caller();
-        let short = row.start(["GET /short"], Started::now()).expect("free");
+        let short = row.start(["GET /short"], TaskStart::now()).expect("free");
         row.end(short, false, here);
         let kept = capacity(&row);
         assert!(kept >= 10, "a short name's buffer is kept");
         let long = "x".repeat(super::super::rows::KEPT_NAME + 1);
-        let long = row.start([&long], Started::now()).expect("free");
+        let long = row.start([&long], TaskStart::now()).expect("free");
         row.end(long, false, here);
         assert_eq!(capacity(&row), 0);
     }
@@ -304,18 +304,21 @@ mod tests {
         let row = FirstRow::new();
         let here = Location::caller();
         let long = "x".repeat(super::super::rows::KEPT_NAME + 1);
-        let ticket = row.start([&long], Started::now()).expect("free");
+        let ticket = row.start([&long], TaskStart::now()).expect("free");
         assert!(row.enter());
         assert!(row.enter());
         assert_eq!(row.end(ticket, true, here).unwrap().name, long);
         assert!(!row.is_live());
-        assert!(row.start(["GET /"], Started::now()).is_none(), "still read");
+        assert!(
+            row.start(["GET /"], TaskStart::now()).is_none(),
+            "still read"
+        );
         assert!(!row.enter(), "no task to read");
         row.leave();
         assert!(capacity(&row) > 0, "a reader is still in");
         row.leave();
         assert_eq!(capacity(&row), 0, "the last reader freed it");
-        assert!(row.start(["GET /"], Started::now()).is_some());
+        assert!(row.start(["GET /"], TaskStart::now()).is_some());
     }
 }
 
@@ -344,7 +347,7 @@ mod loom_models {
             let row = Arc::new(FirstRow::new());
             let here = Location::caller();
             let long = "x".repeat(KEPT_NAME + 1);
-            let ticket = row.start([&long], Started::NOT_YET).expect("free");
+            let ticket = row.start([&long], TaskStart::NOT_YET).expect("free");
             let readers: Vec<_> = (0..2)
                 .map(|_| {
                     let (row, long) = (row.clone(), long.clone());
@@ -365,7 +368,7 @@ mod loom_models {
                 })
             };
             ender.join().unwrap();
-            if let Some(next) = row.start(["GET /b"], Started::NOT_YET) {
+            if let Some(next) = row.start(["GET /b"], TaskStart::NOT_YET) {
                 row.end(next, false, here);
             }
             for reader in readers {
@@ -375,7 +378,7 @@ mod loom_models {
             // SAFETY: every other thread has been joined.
             let kept = row.name.with(|name| unsafe { (*name).capacity() });
             assert!(kept <= KEPT_NAME, "a long buffer kept: {kept}");
-            assert!(row.start(["GET /c"], Started::NOT_YET).is_some());
+            assert!(row.start(["GET /c"], TaskStart::NOT_YET).is_some());
         });
     }
 }

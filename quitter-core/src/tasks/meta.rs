@@ -1,57 +1,14 @@
 //! What the registry records of a task ([`TaskMeta`]): its name, where it
-//! was tracked, and when it started running ([`Started`]). An entry is one
+//! was tracked, and when it started running ([`TaskStart`]). An entry is one
 //! task, or a task table whose rows are its tasks ([`TaskName::Rows`]).
 
 use alloc::borrow::Cow;
 use core::panic::Location;
-use core::time::Duration;
 
+use super::clock::TaskStart;
 use super::rows::TaskRows;
 use crate::report::TaskInfo;
 use crate::sync::Arc;
-
-/// When a task started running (its listing): an `Instant` with `std`,
-/// nothing without; `NOT_YET` before.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Started(#[cfg(feature = "std")] Option<std::time::Instant>);
-
-impl Started {
-    pub(crate) const NOT_YET: Started = Started(
-        #[cfg(feature = "std")]
-        None,
-    );
-
-    pub(crate) fn now() -> Self {
-        Started(
-            #[cfg(feature = "std")]
-            Some(std::time::Instant::now()),
-        )
-    }
-
-    /// The time from `earlier` to this, if both are set (`std` only).
-    pub(crate) fn since(&self, earlier: Started) -> Option<Duration> {
-        #[cfg(feature = "std")]
-        return Some(self.0?.saturating_duration_since(earlier.0?));
-        #[cfg(not(feature = "std"))]
-        {
-            let _ = earlier;
-            None
-        }
-    }
-
-    /// The instant, if set (`std` only).
-    #[cfg(feature = "std")]
-    pub(crate) fn instant(&self) -> Option<std::time::Instant> {
-        self.0
-    }
-
-    pub(crate) fn age(&self) -> Option<Duration> {
-        #[cfg(feature = "std")]
-        return self.0.map(|started| started.elapsed());
-        #[cfg(not(feature = "std"))]
-        None
-    }
-}
 
 /// What an entry is called: a task's name, or a task table's rows (each
 /// a task of its own in a report).
@@ -83,7 +40,7 @@ impl From<Cow<'static, str>> for TaskName {
 pub(crate) struct TaskMeta {
     pub(crate) name: TaskName,
     pub(crate) location: &'static Location<'static>,
-    pub(crate) started: Started,
+    pub(crate) started: TaskStart,
 }
 
 impl TaskMeta {
@@ -101,7 +58,7 @@ impl TaskMeta {
     }
 
     /// The task (or a table's live rows), when each started, onto `into`.
-    pub(crate) fn collect(&self, into: &mut alloc::vec::Vec<(Started, TaskInfo)>) {
+    pub(crate) fn collect(&self, into: &mut alloc::vec::Vec<(TaskStart, TaskInfo)>) {
         match &self.name {
             TaskName::Task(_) => into.push((self.started, self.snapshot())),
             TaskName::Rows(rows) => rows.collect(self.location, into),

@@ -6,9 +6,11 @@
 //! its shards and counts; a task's slot (`tree::slot`), which owns the
 //! task's hold on the node, tells the registry where to list its entry and
 //! when to take it out. The `unsafe` of the intrusive lists lives in
-//! `registry`, and that of a task table's lock-free row in `first_row`,
-//! each argued there.
+//! `registry`, that of a task table's lock-free row in `first_row`, and
+//! the clock call of a task's start in `clock`, each argued there.
 
+#[allow(unsafe_code)]
+pub(crate) mod clock;
 pub(crate) mod count;
 #[allow(unsafe_code)]
 pub(crate) mod first_row;

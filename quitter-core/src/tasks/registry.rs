@@ -52,8 +52,9 @@ use futures_util::task::AtomicWaker;
 
 use pin_project_lite::pin_project;
 
+use super::clock::TaskStart;
 use super::count::ShardCount;
-use super::meta::{Started, TaskMeta, TaskName};
+use super::meta::{TaskMeta, TaskName};
 use crate::report::TaskInfo;
 use crate::sync::list::{impl_linked, Links, List};
 use crate::sync::{AtomicU8, Mutex, OnceCell, Ordering};
@@ -96,7 +97,7 @@ impl TaskEntry {
             meta: TaskMeta {
                 name,
                 location,
-                started: Started::NOT_YET,
+                started: TaskStart::NOT_YET,
             },
             status: AtomicU8::new(UNLISTED),
             abort: None,
@@ -130,7 +131,7 @@ impl TaskEntry {
         debug_assert!(!self.is_listed(), "renaming a listed task entry");
         let meta = self.project().meta;
         // The last task's start is not this one's: none until it is listed.
-        meta.started = Started::NOT_YET;
+        meta.started = TaskStart::NOT_YET;
         let mut name = match core::mem::take(&mut meta.name) {
             TaskName::Task(Cow::Owned(buffer)) => buffer,
             _ => String::new(),
@@ -235,7 +236,7 @@ impl TaskRegistry {
         }
         let fields = entry.as_mut().project();
         // In no list yet, so ours alone.
-        fields.meta.started = Started::now();
+        fields.meta.started = TaskStart::now();
         fields.status.store(index as u8, Ordering::Relaxed);
         let entry = entry.into_ref();
         let mut list = shard.list.lock();

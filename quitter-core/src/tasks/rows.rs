@@ -36,8 +36,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::panic::Location;
 
+use super::clock::TaskStart;
 use super::first_row::{FirstRow, FirstTicket};
-use super::meta::Started;
 use crate::report::TaskInfo;
 use crate::sync::{Mutex, OnceCell};
 
@@ -107,7 +107,7 @@ struct Rows {
 
 struct Row {
     name: String,
-    started: Started,
+    started: TaskStart,
     live: bool,
 }
 
@@ -127,7 +127,7 @@ impl TaskRows {
     /// reused buffer), its age from now; returns which row it is in.
     #[inline]
     pub(crate) fn start<const N: usize>(&self, parts: [&str; N]) -> RowTicket {
-        let started = Started::now();
+        let started = TaskStart::now();
         match self.first.start(parts, started) {
             Some(ticket) => RowTicket::First(ticket),
             None => self.start_more(parts, started),
@@ -137,7 +137,7 @@ impl TaskRows {
     /// [`start`](Self::start) in one of the more lock-free rows (made now
     /// if they are not yet), or in a locked row if none is free.
     #[inline(never)]
-    fn start_more<const N: usize>(&self, parts: [&str; N], started: Started) -> RowTicket {
+    fn start_more<const N: usize>(&self, parts: [&str; N], started: TaskStart) -> RowTicket {
         let more = self
             .more
             .get_or_init(|| Box::new(core::array::from_fn(|_| FirstRow::new())));
@@ -154,7 +154,7 @@ impl TaskRows {
 
     /// [`start`](Self::start) in a locked row.
     #[inline(never)]
-    fn start_locked<const N: usize>(&self, parts: [&str; N], started: Started) -> usize {
+    fn start_locked<const N: usize>(&self, parts: [&str; N], started: TaskStart) -> usize {
         let mut rows = self.inner.lock();
         let Rows { rows, free } = &mut *rows;
         let index = match free.pop() {
@@ -165,7 +165,7 @@ impl TaskRows {
                 rows.reserve_exact(usize::from(rows.capacity() == 0));
                 rows.push(Row {
                     name: String::new(),
-                    started: Started::NOT_YET,
+                    started: TaskStart::NOT_YET,
                     live: false,
                 });
                 rows.len() - 1
@@ -242,7 +242,7 @@ impl TaskRows {
     pub(crate) fn collect(
         &self,
         location: &'static Location<'static>,
-        into: &mut Vec<(Started, TaskInfo)>,
+        into: &mut Vec<(TaskStart, TaskInfo)>,
     ) {
         for row in self.lock_free_rows() {
             row.collect(location, into);
@@ -288,7 +288,7 @@ mod tests {
     /// Starts a task in a locked row (the first row is tested in
     /// `first_row` and below).
     fn start_locked<const N: usize>(rows: &TaskRows, parts: [&str; N]) -> usize {
-        rows.start_locked(parts, Started::now())
+        rows.start_locked(parts, TaskStart::now())
     }
 
     /// Ends the task in locked row `index`.

@@ -50,7 +50,7 @@ use super::stage::Stage;
 use super::state::State;
 use super::work::Work;
 use crate::sync::Arc;
-use crate::tasks::meta::Started;
+use crate::tasks::clock::Started;
 
 /// One stage of a node's table.
 pub(crate) struct StageRecord {

@@ -14,7 +14,7 @@ use crate::report::{
     AbortedTask, QuitterSnapshot, QuitterState, QuitterTasks, StageReport, TaskPanic,
 };
 use crate::sync::Arc;
-use crate::tasks::meta::Started;
+use crate::tasks::clock::Started;
 
 impl Node {
     /// Every node of the subtree with live tasks, with its path and tasks,
