@@ -338,7 +338,7 @@ impl TaskRegistry {
 #[inline]
 pub(crate) fn this_thread_shard() -> usize {
     use core::cell::Cell;
-    use core::sync::atomic::{AtomicUsize, Ordering};
+    use core::sync::atomic::AtomicUsize;
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     std::thread_local! {
         // A `const` thread-local (no lazy-init check on each use); `SHARDS`
