@@ -194,6 +194,30 @@ fn a_timeout_exits_1_and_lists_the_hung_tasks() {
 }
 
 #[test]
+fn an_idle_task_table_left_alive_is_a_timeout_not_a_clean_exit() {
+    let root = Quitter::new("main");
+    let jobs = root.child("jobs").unwrap();
+    let table = jobs.task_table().unwrap();
+    drop(table.start(["GET ", "/"]));
+    let report = block_on(
+        MainRunner::new(root)
+            .source("signal", async {})
+            .run(expired),
+    );
+    assert_eq!(report.exit_code(), 1, "{report}");
+    assert_eq!(report.timed_out.len(), 1);
+    assert_eq!(report.timed_out[0].path, "main/jobs");
+    assert_eq!(report.timed_out[0].idle_tables, 1);
+    let text = report.to_string();
+    assert!(text.contains("Failed to quit application"), "{text}");
+    assert!(
+        text.contains("1 idle task table, holding it open until dropped"),
+        "{text}"
+    );
+    drop(table);
+}
+
+#[test]
 fn a_panicked_task_makes_the_exit_unclean() {
     let root = Quitter::new("main");
     root.track("worker")

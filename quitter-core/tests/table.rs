@@ -119,6 +119,40 @@ fn a_table_or_a_live_row_holds_the_quitter_open() {
 }
 
 #[test]
+fn an_idle_table_left_alive_is_named_in_a_timed_out_report() {
+    let root = Quitter::new("main");
+    let jobs = root.child("jobs").unwrap();
+    let table = jobs.task_table().expect("not quit");
+    drop(table.start(named("/done")));
+    root.quit();
+    // The deadline has passed already: the report is taken at once.
+    let report = common::block_on(root.wait_done_until(std::future::ready(())))
+        .expect_err("the table holds `jobs` open");
+    assert_eq!(report.task_count(), 0, "an idle table is not a task");
+    let held = report.quitters.iter().find(|q| q.path == "main/jobs");
+    assert_eq!(held.map(|q| q.idle_tables), Some(1), "{report}");
+    let text = report.to_string();
+    assert!(
+        text.contains("main/jobs") && text.contains("1 idle task table"),
+        "{text}"
+    );
+    let snapshot = root.snapshot();
+    assert_eq!(snapshot.quitter("main/jobs").unwrap().idle_tables, 1);
+    assert!(
+        snapshot.to_string().contains("1 idle task table"),
+        "{snapshot}"
+    );
+
+    // A row that is live names the table's hold itself.
+    let row = table.start(named("/slow"));
+    let report = root.live_tasks();
+    assert_eq!(report.quitters[0].idle_tables, 0, "{report}");
+    assert_eq!(report.tasks_of("main/jobs").unwrap()[0].name, "GET /slow");
+    drop((row, table));
+    assert!(root.is_done());
+}
+
+#[test]
 fn a_row_that_ends_after_an_abort_is_recorded_as_aborted() {
     let root = Quitter::new("main");
     root.make_abortable();

@@ -367,8 +367,9 @@ mod tests {
         assert_eq!(connection.snapshot().quitters[0].unpolled, 0);
         assert_eq!(connection.task_count(), 3);
         drop(in_flight);
-        // The table stays (one entry, no rows): it names nothing.
+        // The table stays (one entry, no rows): an idle table, no task.
         assert_eq!(connection.snapshot().task_count(), 0);
+        assert_eq!(connection.snapshot().quitters[0].idle_tables, 1);
         assert!(!connection.is_done());
         drop(tracking);
         connection.quit();

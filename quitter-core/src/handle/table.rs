@@ -3,7 +3,8 @@
 //! The table holds its quitter once (one hold, one registry entry, listed
 //! when it is made), for itself and all its rows; reports and
 //! `task_count` name and count each live row as a task of its own (name,
-//! location, age), and an idle table as nothing. No hold and no registry
+//! location, age), and count an idle table apart (`idle_tables`: a hold,
+//! not a task). No hold and no registry
 //! entry per task. A task takes the table's first row whenever it is free
 //! (not live, and not being read by a report: `tasks::first_row`), and
 //! then starts with one compare-and-swap and one store, and ends the same
@@ -29,10 +30,11 @@
 //! - a row ends exactly once, when its `TableTask` is dropped; if its
 //!   quitter is aborted then, it is recorded as aborted (name, age), as a
 //!   task record's end is;
-//! - an idle table holds its quitter without naming anything (a timed-out
-//!   wait's report does not even list the quitter if nothing else holds
-//!   it): its owner drops it when it is done (quitter-hyper's, with its
-//!   connection, which is a named task of the same quitter).
+//! - an idle table holds its quitter without naming a task; reports count
+//!   it apart (`idle_tables`), so a timed-out wait's report names the
+//!   quitter an idle table left alive keeps open. Its owner drops it when
+//!   it is done (quitter-hyper's, with its connection, which is a named
+//!   task of the same quitter).
 
 use alloc::boxed::Box;
 use core::fmt;
@@ -49,8 +51,8 @@ use crate::tree::slot::TaskSlot;
 /// [`SerialTask`](crate::SerialTask) or a [`TaskGuard`](crate::TaskGuard):
 /// for a connection's requests, say. Made by [`Quitter::task_table`]. It
 /// holds its quitter open while it or any of its tasks lives; while no
-/// task is live it holds it without being named in reports, so drop it
-/// when its owner is done.
+/// task is live it holds it as an idle table (counted apart in reports,
+/// not as a task), so drop it when its owner is done.
 ///
 /// ```
 /// use quitter_core::Quitter;
@@ -63,7 +65,8 @@ use crate::tree::slot::TaskSlot;
 /// assert_eq!(tasks.len(), 2); // each row, by name
 /// assert_eq!(tasks[1].name, "GET /slow");
 /// drop((first, second));
-/// assert_eq!(connection.snapshot().task_count(), 0); // an idle table names nothing
+/// assert_eq!(connection.snapshot().task_count(), 0); // an idle table is no task
+/// assert_eq!(connection.snapshot().quitters[0].idle_tables, 1); // but holds it open
 /// drop(requests);
 /// connection.quit();
 /// assert!(connection.is_done());

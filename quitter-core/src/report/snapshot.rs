@@ -7,6 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::timeout::IdleTables;
 use super::TaskInfo;
 
 /// Where a quitter stands.
@@ -51,6 +52,11 @@ pub struct QuitterSnapshot {
     /// [`SerialTask`](crate::SerialTask)s started unlisted (such as an
     /// HTTP request whose response was not polled yet).
     pub unpolled: usize,
+    /// [`TaskTable`](crate::TaskTable)s with no live row: not tasks, but
+    /// each holds the quitter open (quitter-hyper keeps one per HTTP
+    /// connection that has served more than one request, until it
+    /// closes).
+    pub idle_tables: usize,
 }
 
 /// The live subtree of a quitter, depth first (a parent before its
@@ -103,6 +109,9 @@ impl fmt::Display for TreeSnapshot {
                     "{:indent$}  - {} task(s) not polled yet",
                     "", quitter.unpolled
                 )?;
+            }
+            if quitter.idle_tables > 0 {
+                writeln!(f, "{:indent$}  - {}", "", IdleTables(quitter.idle_tables))?;
             }
         }
         Ok(())

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
+use super::timeout::IdleTables;
 use super::QuitterTasks;
 
 /// One stage of one quitter's stop order (see `Stage`), as the shutdown
@@ -116,6 +117,14 @@ impl StageReport {
                     f,
                     "\t- {}: {} task(s) not polled yet",
                     quitter.path, quitter.unpolled
+                )?;
+            }
+            if quitter.idle_tables > 0 {
+                writeln!(
+                    f,
+                    "\t- {}: {}",
+                    quitter.path,
+                    IdleTables(quitter.idle_tables)
                 )?;
             }
         }

@@ -21,6 +21,10 @@ pub struct QuitterTasks {
     /// first poll on), and [`SerialTask`](crate::SerialTask)s started
     /// unlisted.
     pub unpolled: usize,
+    /// [`TaskTable`](crate::TaskTable)s with no live row: not tasks, but
+    /// each holds the quitter open until it is dropped (one left alive
+    /// by mistake keeps a quit from finishing).
+    pub idle_tables: usize,
 }
 
 impl fmt::Display for QuitterTasks {
@@ -36,6 +40,9 @@ impl fmt::Display for QuitterTasks {
         if self.unpolled > 0 {
             writeln!(f, "\t- {} task(s) not polled yet", self.unpolled)?;
         }
+        if self.idle_tables > 0 {
+            writeln!(f, "\t- {}", IdleTables(self.idle_tables))?;
+        }
         Ok(())
     }
 }
@@ -45,8 +52,9 @@ impl fmt::Display for QuitterTasks {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TimeoutReport {
-    /// Quitters with live tasks, depth first from the waited-for quitter.
-    /// Empty if the quitter had no live task but was never quit.
+    /// Quitters with live tasks (or idle task tables), depth first from
+    /// the waited-for quitter. Empty if the quitter had no live task but
+    /// was never quit.
     pub quitters: Vec<QuitterTasks>,
 }
 
@@ -82,6 +90,19 @@ impl fmt::Display for TimeoutReport {
 
 #[cfg(feature = "std")]
 impl std::error::Error for TimeoutReport {}
+
+/// A report's line for a quitter's idle task tables (their count).
+pub(crate) struct IdleTables(pub(crate) usize);
+
+impl fmt::Display for IdleTables {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (count, plural) = (self.0, if self.0 == 1 { "" } else { "s" });
+        write!(
+            f,
+            "{count} idle task table{plural}, holding it open until dropped"
+        )
+    }
+}
 
 /// A task that panicked.
 #[derive(Clone, Debug, PartialEq, Eq)]

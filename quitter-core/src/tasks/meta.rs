@@ -57,12 +57,15 @@ impl TaskMeta {
         }
     }
 
-    /// The task (or a table's live rows), when each started, onto `into`.
-    pub(crate) fn collect(&self, into: &mut alloc::vec::Vec<(TaskStart, TaskInfo)>) {
+    /// The task (or a table's live rows), when each started, onto `into`;
+    /// `false` if it named none (a table with no live row).
+    pub(crate) fn collect(&self, into: &mut alloc::vec::Vec<(TaskStart, TaskInfo)>) -> bool {
+        let before = into.len();
         match &self.name {
             TaskName::Task(_) => into.push((self.started, self.snapshot())),
             TaskName::Rows(rows) => rows.collect(self.location, into),
         }
+        into.len() > before
     }
 
     /// How many tasks this entry stands for (a table: its live rows).

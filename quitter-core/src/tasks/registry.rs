@@ -310,26 +310,41 @@ impl TaskRegistry {
     }
 
     /// Every listed task (a task table's live rows each one), oldest
-    /// first (with `std`; without, in shard order), and how many entries
-    /// they were listed in.
-    pub(crate) fn snapshot(&self) -> (Vec<TaskInfo>, usize) {
+    /// first (with `std`; without, in shard order), how many entries they
+    /// were listed in, and how many of those were task tables with no
+    /// live row.
+    pub(crate) fn snapshot(&self) -> Listed {
         let mut found = Vec::new();
-        let mut entries = 0;
+        let mut listed = Listed::default();
         for shard in self.shards() {
             let list = shard.lock();
-            entries += list.len();
+            listed.entries += list.len();
             for entry in list.iter() {
                 // SAFETY: an entry in the list is live while we hold its
                 // lock (list rule 2); `meta` is not written while listed.
                 // A table's rows are read under their own lock, a leaf
                 // (`rows`), inside this one.
                 let meta = unsafe { &entry.as_ref().meta };
-                meta.collect(&mut found);
+                if !meta.collect(&mut found) {
+                    listed.idle_tables += 1;
+                }
             }
         }
         found.sort_by_key(|(started, _)| *started);
-        (found.into_iter().map(|(_, info)| info).collect(), entries)
+        listed.tasks = found.into_iter().map(|(_, info)| info).collect();
+        listed
     }
+}
+
+/// What a registry lists, as [`TaskRegistry::snapshot`] read it.
+#[derive(Default)]
+pub(crate) struct Listed {
+    /// The named tasks (a task table's live rows each one).
+    pub(crate) tasks: Vec<TaskInfo>,
+    /// The entries (a task, or a task table: one hold each).
+    pub(crate) entries: usize,
+    /// Task tables that named no task (no live row): each holds its node.
+    pub(crate) idle_tables: usize,
 }
 
 /// This thread's shard number: handed out round-robin at a thread's first

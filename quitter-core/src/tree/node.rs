@@ -18,7 +18,7 @@ use crate::error::AlreadyQuit;
 use crate::report::{AbortedTask, QuitCause, TaskInfo, TaskPanic};
 use crate::sync::{Arc, AtomicUsize, Mutex, OnceCell, Ordering, Weak};
 use crate::tasks::count::ShardCount;
-use crate::tasks::registry::{this_thread_shard, Shard, TaskRegistry};
+use crate::tasks::registry::{this_thread_shard, Listed, Shard, TaskRegistry};
 use crate::trace::{self, NodeSpan};
 use crate::waiting::waiters::FlagWaiters;
 
@@ -238,6 +238,13 @@ impl Node {
         let mut children = Vec::new();
         self.push_children(&mut children);
         listed + self.unpolled(entries, &children)
+    }
+
+    /// What the node's registry lists (nothing before its first task).
+    pub(crate) fn listed(&self) -> Listed {
+        self.extra
+            .get()
+            .map_or_else(Listed::default, |extra| extra.tasks.snapshot())
     }
 
     /// Pushes the live children (upgraded under the family lock; the

@@ -17,21 +17,19 @@ use crate::sync::Arc;
 use crate::tasks::clock::Started;
 
 impl Node {
-    /// Every node of the subtree with live tasks, with its path and tasks,
-    /// in depth-first order.
+    /// Every node of the subtree with live tasks or idle task tables (each
+    /// a hold), with its path and tasks, in depth-first order.
     pub(crate) fn live_tasks(this: &Arc<Node>) -> Vec<QuitterTasks> {
         let mut found = Vec::new();
         Node::walk(this, |path, node, children, _| {
-            let (tasks, entries) = node
-                .extra
-                .get()
-                .map_or_else(|| (Vec::new(), 0), |extra| extra.tasks.snapshot());
-            let unpolled = node.unpolled(entries, children);
-            if !tasks.is_empty() || unpolled > 0 {
+            let listed = node.listed();
+            let unpolled = node.unpolled(listed.entries, children);
+            if !listed.tasks.is_empty() || unpolled > 0 || listed.idle_tables > 0 {
                 found.push(QuitterTasks {
                     path: path(),
-                    tasks,
+                    tasks: listed.tasks,
                     unpolled,
+                    idle_tables: listed.idle_tables,
                 });
             }
         });
@@ -43,10 +41,7 @@ impl Node {
     pub(crate) fn snapshot(this: &Arc<Node>) -> Vec<QuitterSnapshot> {
         let mut found = Vec::new();
         Node::walk(this, |path, node, children, depth| {
-            let (tasks, entries) = node
-                .extra
-                .get()
-                .map_or_else(|| (Vec::new(), 0), |extra| extra.tasks.snapshot());
+            let listed = node.listed();
             let state = if node.state.is_done() {
                 QuitterState::Done
             } else if node.state.is_quit() {
@@ -60,8 +55,9 @@ impl Node {
                 path: path(),
                 depth,
                 state,
-                unpolled: node.unpolled(entries, children),
-                tasks,
+                unpolled: node.unpolled(listed.entries, children),
+                tasks: listed.tasks,
+                idle_tables: listed.idle_tables,
             });
         });
         found
