@@ -152,6 +152,15 @@ pub(crate) fn timed_out(report: &TimeoutReport) {
                 "task did not return in time"
             );
         }
+        if quitter.unpolled > 0 || quitter.idle_tables > 0 {
+            tracing::warn!(
+                target: "quitter",
+                quitter = %quitter.path,
+                unpolled = quitter.unpolled,
+                idle_tables = quitter.idle_tables,
+                "quitter held open by unnamed tasks or idle task tables"
+            );
+        }
     }
 }
 

@@ -99,6 +99,8 @@ fn quit_done_timeout_panic_and_report_are_traced() {
         let http = root.child("http").unwrap();
         let _hung = http.track("accept loop").unwrap();
         http.track("handler").unwrap().panicked("boom");
+        let jobs = root.child("jobs").unwrap();
+        let _idle_table = jobs.task_table().unwrap();
         let report = block_on(
             MainRunner::new(root.clone())
                 .source("OS interrupt signal", async { "SIGINT" })
@@ -137,11 +139,21 @@ fn quit_done_timeout_panic_and_report_are_traced() {
     assert_eq!(hung[0].fields["quitter"], "main/http");
     assert!(hung[0].fields["location"].contains("tracing.rs:"));
 
+    let held = find(
+        &events,
+        "quitter held open by unnamed tasks or idle task tables",
+    );
+    assert_eq!(held.len(), 1, "{events:#?}");
+    assert_eq!(held[0].level, Level::WARN);
+    assert_eq!(held[0].fields["quitter"], "main/jobs");
+    assert_eq!(held[0].fields["idle_tables"], "1");
+    assert_eq!(held[0].fields["unpolled"], "0");
+
     let exit = find(&events, "shutdown incomplete");
     assert_eq!(exit.len(), 1);
     assert_eq!(exit[0].level, Level::WARN);
     assert_eq!(exit[0].fields["code"], "1");
-    assert_eq!(exit[0].fields["hung"], "1");
+    assert_eq!(exit[0].fields["hung"], "2");
     assert_eq!(exit[0].fields["panicked"], "1");
 }
 
