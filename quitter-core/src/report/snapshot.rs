@@ -61,7 +61,8 @@ pub struct QuitterSnapshot {
 
 /// The live subtree of a quitter, depth first (a parent before its
 /// children), as [`Quitter::snapshot`](crate::Quitter::snapshot) took it.
-/// `Display` is an indented tree, one line per quitter and per task.
+/// `Display` is an indented tree, one line per quitter and per task (and
+/// a line for a quitter's idle task tables where it has no task).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TreeSnapshot {
@@ -110,7 +111,10 @@ impl fmt::Display for TreeSnapshot {
                     "", quitter.unpolled
                 )?;
             }
-            if quitter.idle_tables > 0 {
+            // A live dump names an idle table only where nothing else
+            // explains the quitter's holds: beside a named task (an idle
+            // HTTP connection's), it is the normal state of things.
+            if quitter.idle_tables > 0 && quitter.tasks.is_empty() && quitter.unpolled == 0 {
                 writeln!(f, "{:indent$}  - {}", "", IdleTables(quitter.idle_tables))?;
             }
         }
