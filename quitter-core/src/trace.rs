@@ -152,13 +152,13 @@ pub(crate) fn timed_out(report: &TimeoutReport) {
                 "task did not return in time"
             );
         }
-        if quitter.unpolled > 0 || quitter.idle_tables > 0 {
+        let (named, unpolled, idle) = (quitter.tasks.len(), quitter.unpolled, quitter.idle_tables);
+        for hold in crate::report::holds::unnamed_holds(named, unpolled, idle) {
             tracing::warn!(
                 target: "quitter",
                 quitter = %quitter.path,
-                unpolled = quitter.unpolled,
-                idle_tables = quitter.idle_tables,
-                "quitter held open by unnamed tasks or idle task tables"
+                hold = %hold,
+                "quitter held open without a named task"
             );
         }
     }

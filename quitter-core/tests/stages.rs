@@ -299,3 +299,31 @@ fn a_timeline_without_hangs_reads_short() {
         );
     });
 }
+
+#[test]
+fn a_stage_held_open_by_an_idle_task_table_names_it() {
+    within(WATCHDOG, || {
+        let (root, _http, workers, _telemetry) = three_stages();
+        let table = workers.task_table().unwrap();
+        drop(table.start(["GET ", "/"]));
+        let timer = ManualTimer::default();
+        let runner = MainRunner::new(root.clone()).source("now", async {});
+        let driver = async {
+            workers.quitted().await;
+            yield_now().await;
+            // Its stage's share of the timeout, and the timeout.
+            assert!(timer.fire_shorter_than(Duration::MAX) >= 1);
+        };
+        let (report, ()) =
+            block_on(async { join!(runner.run_timed(TIMEOUT, |d| timer.sleep(d)), driver) });
+        assert_eq!(report.exit_code(), 1, "{report}");
+        assert!(!report.stages[1].done, "{report}");
+        assert_eq!(report.stages[1].hung[0].idle_tables, 1, "{report}");
+        let text = report.to_string();
+        assert!(
+            text.contains("\t- main/workers: 1 idle task table, holding it open until dropped\n"),
+            "{text}"
+        );
+        drop(table);
+    });
+}

@@ -34,7 +34,8 @@ impl Quitter {
     ///
     /// `deadline` is any future (a runtime's sleep, a channel, …), so this
     /// needs no runtime. On time-out, the report lists every quitter of the
-    /// subtree with live tasks. It does not quit: call `quit` first.
+    /// subtree with live tasks (or idle task tables). It does not quit:
+    /// call `quit` first.
     pub async fn wait_done_until<D: Future>(&self, deadline: D) -> Result<(), TimeoutReport> {
         let mut done = self.done();
         let mut deadline = pin!(deadline);

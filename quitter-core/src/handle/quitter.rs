@@ -294,9 +294,9 @@ impl Quitter {
     /// A table of short tasks (the requests of one connection), reported
     /// where this is called: see [`TaskTable`]. `None` once this has quit
     /// (its tasks can start after that: the table holds this open). A
-    /// table with no live task holds this open unnamed: a report (and
-    /// [`live_tasks`](Self::live_tasks)) shows nothing of it, so drop it
-    /// when its owner is done.
+    /// table with no live task holds this open too, as an idle table: not
+    /// a task, but counted apart in reports (`idle_tables`) and named there
+    /// where nothing else holds this. Drop it when its owner is done.
     #[track_caller]
     pub fn task_table(&self) -> Option<TaskTable> {
         TaskTable::new(self, core::panic::Location::caller())

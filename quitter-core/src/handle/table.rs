@@ -3,9 +3,8 @@
 //! The table holds its quitter once (one hold, one registry entry, listed
 //! when it is made), for itself and all its rows; reports and
 //! `task_count` name and count each live row as a task of its own (name,
-//! location, age), and count an idle table apart (`idle_tables`: a hold,
-//! not a task). No hold and no registry
-//! entry per task. A task takes the table's first row whenever it is free
+//! location, age); reports count an idle table apart (`idle_tables`: a
+//! hold, not a task). No hold and no registry entry per task. A task takes the table's first row whenever it is free
 //! (not live, and not being read by a report: `tasks::first_row`), and
 //! then starts with one compare-and-swap and one store, and ends the same
 //! way: an HTTP/1 connection's requests, one at a time, almost always do.

@@ -44,7 +44,7 @@ pub struct ExitReport {
     /// with a stop order, in order (empty without stages).
     pub stages: Vec<StageReport>,
     /// Quitters whose tasks had not returned at the deadline (or when the
-    /// wait was forced).
+    /// wait was forced), or that idle task tables still held open.
     pub timed_out: Vec<QuitterTasks>,
     /// Tasks that panicked, anywhere in the tree, at any time.
     pub panicked: Vec<TaskPanic>,

@@ -13,6 +13,7 @@
 
 mod cause;
 mod exit;
+pub(crate) mod holds;
 mod progress;
 mod snapshot;
 mod task;

@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::timeout::IdleTables;
+use super::holds::unnamed_holds;
 use super::TaskInfo;
 
 /// Where a quitter stands.
@@ -55,7 +55,8 @@ pub struct QuitterSnapshot {
     /// [`TaskTable`](crate::TaskTable)s with no live row: not tasks, but
     /// each holds the quitter open (quitter-hyper keeps one per HTTP
     /// connection that has served more than one request, until it
-    /// closes).
+    /// closes). `Display` names them only where nothing else holds the
+    /// quitter.
     pub idle_tables: usize,
 }
 
@@ -104,18 +105,9 @@ impl fmt::Display for TreeSnapshot {
             for task in &quitter.tasks {
                 writeln!(f, "{:indent$}  - task {task}", "")?;
             }
-            if quitter.unpolled > 0 {
-                writeln!(
-                    f,
-                    "{:indent$}  - {} task(s) not polled yet",
-                    "", quitter.unpolled
-                )?;
-            }
-            // A live dump names an idle table only where nothing else
-            // explains the quitter's holds: beside a named task (an idle
-            // HTTP connection's), it is the normal state of things.
-            if quitter.idle_tables > 0 && quitter.tasks.is_empty() && quitter.unpolled == 0 {
-                writeln!(f, "{:indent$}  - {}", "", IdleTables(quitter.idle_tables))?;
+            let holds = unnamed_holds(quitter.tasks.len(), quitter.unpolled, quitter.idle_tables);
+            for hold in holds {
+                writeln!(f, "{:indent$}  - {hold}", "")?;
             }
         }
         Ok(())

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
-use super::timeout::IdleTables;
+use super::holds::unnamed_holds;
 use super::QuitterTasks;
 
 /// One stage of one quitter's stop order (see `Stage`), as the shutdown
@@ -49,7 +49,8 @@ pub struct StageReport {
     pub aborts: bool,
     /// How many tasks of its children's subtrees were aborted.
     pub aborted: usize,
-    /// The live tasks of its children's subtrees when the report was made.
+    /// The live tasks (and idle task tables) of its children's subtrees
+    /// when the report was made.
     pub hung: Vec<QuitterTasks>,
 }
 
@@ -112,20 +113,8 @@ impl StageReport {
             for task in &quitter.tasks {
                 writeln!(f, "\t- {}: {task}", quitter.path)?;
             }
-            if quitter.unpolled > 0 {
-                writeln!(
-                    f,
-                    "\t- {}: {} task(s) not polled yet",
-                    quitter.path, quitter.unpolled
-                )?;
-            }
-            if quitter.idle_tables > 0 {
-                writeln!(
-                    f,
-                    "\t- {}: {}",
-                    quitter.path,
-                    IdleTables(quitter.idle_tables)
-                )?;
+            for hold in unnamed_holds(quitter.tasks.len(), quitter.unpolled, quitter.idle_tables) {
+                writeln!(f, "\t- {}: {hold}", quitter.path)?;
             }
         }
         Ok(())

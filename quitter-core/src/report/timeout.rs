@@ -6,9 +6,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::holds::unnamed_holds;
 use super::TaskInfo;
 
-/// The live tasks of one quitter.
+/// The live tasks of one quitter, and its holds that are not named tasks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct QuitterTasks {
@@ -23,7 +24,8 @@ pub struct QuitterTasks {
     pub unpolled: usize,
     /// [`TaskTable`](crate::TaskTable)s with no live row: not tasks, but
     /// each holds the quitter open until it is dropped (one left alive
-    /// by mistake keeps a quit from finishing).
+    /// by mistake keeps a quit from finishing). `Display` names them only
+    /// where nothing else holds the quitter.
     pub idle_tables: usize,
 }
 
@@ -37,24 +39,21 @@ impl fmt::Display for QuitterTasks {
         for task in &self.tasks {
             writeln!(f, "\t- {task}")?;
         }
-        if self.unpolled > 0 {
-            writeln!(f, "\t- {} task(s) not polled yet", self.unpolled)?;
-        }
-        if self.idle_tables > 0 {
-            writeln!(f, "\t- {}", IdleTables(self.idle_tables))?;
+        for hold in unnamed_holds(self.tasks.len(), self.unpolled, self.idle_tables) {
+            writeln!(f, "\t- {hold}")?;
         }
         Ok(())
     }
 }
 
-/// A timed join ran out: every quitter of the subtree that still had live
-/// tasks, with those tasks.
+/// A timed join ran out: every quitter of the subtree that was still held
+/// open (by live tasks, or idle task tables), with those tasks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TimeoutReport {
     /// Quitters with live tasks (or idle task tables), depth first from
-    /// the waited-for quitter. Empty if the quitter had no live task but
-    /// was never quit.
+    /// the waited-for quitter. Empty if nothing held the quitter open but
+    /// it was never quit.
     pub quitters: Vec<QuitterTasks>,
 }
 
@@ -90,19 +89,6 @@ impl fmt::Display for TimeoutReport {
 
 #[cfg(feature = "std")]
 impl std::error::Error for TimeoutReport {}
-
-/// A report's line for a quitter's idle task tables (their count).
-pub(crate) struct IdleTables(pub(crate) usize);
-
-impl fmt::Display for IdleTables {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (count, plural) = (self.0, if self.0 == 1 { "" } else { "s" });
-        write!(
-            f,
-            "{count} idle task table{plural}, holding it open until dropped"
-        )
-    }
-}
 
 /// A task that panicked.
 #[derive(Clone, Debug, PartialEq, Eq)]
