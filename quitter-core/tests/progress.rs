@@ -59,6 +59,31 @@ fn progress_says_what_is_left_where_and_how_long() {
 }
 
 #[test]
+fn progress_counts_tasks_not_polled_yet_and_names_what_else_holds_a_quitter() {
+    let root = Quitter::new("main");
+    let streams = root.child("streams").unwrap();
+    let mut stream = streams.serial_task();
+    assert!(stream.start_unlisted(|name| name.push_str("GET /")));
+    let jobs = root.child("jobs").unwrap();
+    let table = jobs.task_table().unwrap();
+    let (release, released) = mpsc::channel();
+    let holder = thread::spawn(move || {
+        released.recv().unwrap();
+        drop((stream, table));
+    });
+    let lines = run_until_reports(root, 1, release);
+    holder.join().unwrap();
+    assert!(
+        lines[0].starts_with(
+            "Shutting down: 1 task(s) left in 2 quitter(s) \
+             ('main/streams': 1, 'main/jobs': 1 idle task table(s))"
+        ),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
 fn progress_names_the_stage_being_stopped() {
     let root = Quitter::new("main");
     let http = root.child("http").unwrap();

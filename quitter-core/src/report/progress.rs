@@ -44,7 +44,14 @@ impl fmt::Display for DrainProgress {
                 break;
             }
             let separator = if index == 0 { " (" } else { ", " };
-            write!(f, "{separator}'{}': {}", quitter.path, quitter.tasks.len())?;
+            write!(f, "{separator}'{}': ", quitter.path)?;
+            // Its tasks (named, and not polled yet), or what else holds it.
+            match quitter.tasks.len() + quitter.unpolled {
+                0 if quitter.idle_tables > 0 => {
+                    write!(f, "{} idle task table(s)", quitter.idle_tables)?;
+                }
+                tasks => write!(f, "{tasks}")?,
+            }
         }
         if quitters > 0 {
             f.write_str(")")?;
