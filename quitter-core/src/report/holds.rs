@@ -1,7 +1,8 @@
 //! The lines a report writes for a quitter's holds that are not named
 //! tasks ([`unnamed_holds`]): tasks counted but not listed yet, and idle
-//! task tables. Shared by the timeout, stage and snapshot texts, and the
-//! timed-out wait's trace, so that they agree.
+//! task tables. Shared by the timeout, stage and snapshot texts, the
+//! timed-out wait's trace, and (its rule, [`idle_tables_alone`]) the
+//! drain's progress line, so that they agree.
 //!
 //! Invariant: a quitter's idle task tables get a line only when nothing
 //! else holds it (no named task, nothing unpolled). Beside a task they
@@ -34,15 +35,21 @@ impl fmt::Display for UnnamedHold {
     }
 }
 
-/// The lines for a quitter with `named` listed tasks, `unpolled` tasks not
-/// listed yet and `idle_tables` idle task tables (see the module docs).
+/// Whether a quitter with `named` listed tasks, `unpolled` tasks not
+/// listed yet and `idle_tables` idle task tables gets its idle tables
+/// named: it has some, and nothing else holds it (see the module docs).
+pub(crate) fn idle_tables_alone(named: usize, unpolled: usize, idle_tables: usize) -> bool {
+    idle_tables > 0 && named == 0 && unpolled == 0
+}
+
+/// The lines for such a quitter's holds that are not named tasks.
 pub(crate) fn unnamed_holds(
     named: usize,
     unpolled: usize,
     idle_tables: usize,
 ) -> impl Iterator<Item = UnnamedHold> {
     let unpolled_line = (unpolled > 0).then_some(UnnamedHold::Unpolled(unpolled));
-    let alone = named == 0 && unpolled == 0;
-    let idle_line = (idle_tables > 0 && alone).then_some(UnnamedHold::IdleTables(idle_tables));
+    let idle_line = idle_tables_alone(named, unpolled, idle_tables)
+        .then_some(UnnamedHold::IdleTables(idle_tables));
     unpolled_line.into_iter().chain(idle_line)
 }

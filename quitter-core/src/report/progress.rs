@@ -5,6 +5,7 @@
 use core::fmt;
 use core::time::Duration;
 
+use super::holds::idle_tables_alone;
 use super::{StageReport, TimeoutReport};
 
 /// How a shutdown's wait for the tree stands, taken while it waits (see
@@ -45,12 +46,14 @@ impl fmt::Display for DrainProgress {
             }
             let separator = if index == 0 { " (" } else { ", " };
             write!(f, "{separator}'{}': ", quitter.path)?;
-            // Its tasks (named, and not polled yet), or what else holds it.
-            match quitter.tasks.len() + quitter.unpolled {
-                0 if quitter.idle_tables > 0 => {
-                    write!(f, "{} idle task table(s)", quitter.idle_tables)?;
-                }
-                tasks => write!(f, "{tasks}")?,
+            // Its tasks (named, and not polled yet), or the idle task
+            // tables that alone hold it.
+            let (named, unpolled, idle) =
+                (quitter.tasks.len(), quitter.unpolled, quitter.idle_tables);
+            if idle_tables_alone(named, unpolled, idle) {
+                write!(f, "{idle} idle task table(s)")?;
+            } else {
+                write!(f, "{}", named + unpolled)?;
             }
         }
         if quitters > 0 {
