@@ -8,7 +8,7 @@
 //! | `Running` | `READY=1`, `STATUS=Running` |
 //! | `Stopping` | `STOPPING=1`, `STATUS=Stopping: …` (the cause; the lame duck), and with a lame duck `EXTEND_TIMEOUT_USEC=` its length plus the keep-alive |
 //! | `Quitting` | `STATUS=Quitting: N task(s) left`, `EXTEND_TIMEOUT_USEC=` the keep-alive |
-//! | `Progress` | `STATUS=` the progress line, and `EXTEND_TIMEOUT_USEC=` the keep-alive only if fewer tasks are left than at the last extension |
+//! | `Progress` | `STATUS=` the progress line, and `EXTEND_TIMEOUT_USEC=` the keep-alive only if less holds the tree open (tasks, and idle task tables) than at the last extension |
 //! | `Aborting` | `STATUS=Aborting: …`, `EXTEND_TIMEOUT_USEC=` the abort's grace plus the keep-alive |
 //! | `Done` | `STATUS=` the report's headline |
 //!
@@ -16,7 +16,7 @@
 //! within N µs from now: once the stop has lasted longer than
 //! `TimeoutStopSec`, systemd kills the service only when such a promise
 //! runs out. It is re-sent only while the drain makes progress (tasks
-//! end), so a long but moving drain is not killed, and a stuck one is, a
+//! end, or idle task tables are dropped), so a long but moving drain is not killed, and a stuck one is, a
 //! keep-alive after its last progress (if that is past `TimeoutStopSec`).
 //!
 //! Invariants: a notifier exists only where `$NOTIFY_SOCKET` names a
@@ -40,8 +40,9 @@ pub struct Notifier {
     lame_duck: Duration,
     keep_alive: Duration,
     abort_grace: Duration,
-    /// How many tasks were left at the last extension.
-    tasks_left: Option<usize>,
+    /// How much held the tree open at the last extension: tasks, and idle
+    /// task tables (`TimeoutReport::holds_left`).
+    holds_left: Option<usize>,
     #[cfg(unix)]
     socket: super::notify_socket::NotifySocket,
     /// A send failed already (said once).
@@ -71,7 +72,7 @@ impl Notifier {
                 lame_duck,
                 keep_alive,
                 abort_grace: Duration::ZERO,
-                tasks_left: None,
+                holds_left: None,
                 socket,
                 failed: false,
             }),
@@ -129,18 +130,19 @@ impl Notifier {
                 lines
             }
             Phase::Quitting { root, .. } => {
-                let tasks = root.live_tasks().task_count();
-                self.tasks_left = Some(tasks);
+                let live = root.live_tasks();
+                let tasks = live.task_count();
+                self.holds_left = Some(live.holds_left());
                 alloc::vec![
                     Line::Status(format!("Quitting: {tasks} task(s) left")),
                     Line::ExtendTimeout(self.keep_alive),
                 ]
             }
             Phase::Progress(progress) => {
-                let tasks = progress.task_count();
+                let holds = progress.tasks.holds_left();
                 let mut lines = alloc::vec![Line::Status(progress.to_string())];
-                if self.tasks_left.map_or(true, |was| tasks < was) {
-                    self.tasks_left = Some(tasks);
+                if self.holds_left.map_or(true, |was| holds < was) {
+                    self.holds_left = Some(holds);
                     lines.push(Line::ExtendTimeout(self.keep_alive));
                 }
                 lines
@@ -195,7 +197,7 @@ mod tests {
             lame_duck: Duration::from_secs(2),
             keep_alive: Duration::from_secs(3),
             abort_grace: Duration::from_secs(1),
-            tasks_left: None,
+            holds_left: None,
             #[cfg(unix)]
             socket: unused_socket(),
             #[cfg(unix)]
@@ -250,6 +252,38 @@ mod tests {
             "{aborting}"
         );
         drop(b);
+    }
+
+    /// An idle task table dropped is progress too: it held the quit.
+    #[test]
+    fn a_dropped_idle_task_table_extends_the_timeout() {
+        use crate::{DrainProgress, Quitter};
+        let root = Quitter::new("main");
+        let task = root.track("task").unwrap();
+        let jobs = root.child("jobs").unwrap();
+        let table = jobs.task_table().unwrap();
+        let mut notifier = notifier();
+        let quitting = Line::message(&notifier.lines(&Phase::Quitting { root: &root }));
+        assert!(quitting.starts_with("STATUS=Quitting: 1 task(s) left\n"));
+        let progress = || DrainProgress {
+            waited: Duration::from_secs(1),
+            left: Duration::from_secs(9),
+            tasks: root.live_tasks(),
+            stages: Vec::new(),
+        };
+        let still = Line::message(&notifier.lines(&Phase::Progress(&progress())));
+        assert!(!still.contains("EXTEND_TIMEOUT_USEC"), "{still}");
+        drop(table);
+        let moved = Line::message(&notifier.lines(&Phase::Progress(&progress())));
+        assert!(
+            moved.starts_with("STATUS=Shutting down: 1 task(s) left"),
+            "{moved}"
+        );
+        assert!(
+            moved.ends_with("\nEXTEND_TIMEOUT_USEC=3000000\n"),
+            "{moved}"
+        );
+        drop(task);
     }
 
     #[test]
