@@ -1,7 +1,10 @@
 //! Throughput of `quitter_tokio::http::serve` against the same hyper-util
 //! server without quitter (hyper-util's `auto` builder, one `tokio::spawn`
 //! per connection: what a bare hyper-util server does), same service, on
-//! tokio (2 workers), under a loopback load client. The variants run
+//! tokio (2 workers), under a loopback load client. With
+//! `QUITTER_BENCH_RUNTIME=smol`, `quitter_smol::http::serve` against the
+//! same on smol (`smol-hyper`'s I/O, one `smol::spawn` per connection and
+//! per HTTP/2 stream, smol's global executor on 2 threads). The variants run
 //! interleaved (A, B, B, A, A, B, ...); the table gives the median requests
 //! per second of each, and the ratio quitter / bare as the median of the
 //! rounds' own ratios (each round runs the two back to back, so drift
@@ -25,6 +28,7 @@
 //! QUITTER_BENCH_AA=bare cargo bench -p quitter-examples --bench http    # A/A: bare against bare (or quitter)
 //! QUITTER_BENCH_BASE=graceful cargo bench -p quitter-examples --bench http  # against hyper-util's GracefulShutdown
 //! QUITTER_BENCH_ROUNDS=300 QUITTER_BENCH_ROUND_MS=100 cargo bench -p quitter-examples --bench http  # rounds, and ms per variant a round
+//! QUITTER_BENCH_RUNTIME=smol cargo bench -p quitter-examples --bench http  # quitter_smol against a bare hyper-util server on smol
 //! ```
 //!
 //! Scenarios:
@@ -52,7 +56,7 @@ use quitter_tokio::Quitter;
 
 mod common;
 
-use common::{handle, start_bare, start_graceful};
+use common::{handle, handle_smol, start_bare, start_bare_smol, start_graceful};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -110,7 +114,19 @@ fn main() {
         workers.parse().expect("QUITTER_BENCH_WORKERS=N, a number")
     });
 
-    let runtime = server_runtime(workers);
+    // `QUITTER_BENCH_RUNTIME=smol`: both servers on smol's global
+    // executor, on `workers` threads (read once, at its first spawn).
+    let on_smol = match std::env::var("QUITTER_BENCH_RUNTIME").as_deref() {
+        Err(_) | Ok("tokio") => false,
+        Ok("smol") => {
+            std::env::set_var("SMOL_THREADS", workers.to_string());
+            true
+        }
+        Ok(other) => panic!("QUITTER_BENCH_RUNTIME=tokio or smol, got {other:?}"),
+    };
+    // Tokio's runtime is built either way: with smol it only waits for
+    // the quitter tree at the end (no server work).
+    let runtime = server_runtime(if on_smol { 1 } else { workers });
     let root = Quitter::new("bench");
     let http = root.child("http").expect("a fresh root");
     // An A/A run (`QUITTER_BENCH_AA=bare` or `quitter`: both columns
@@ -126,19 +142,33 @@ fn main() {
         (Some(other), _) => panic!("QUITTER_BENCH_BASE=bare or graceful, got {other:?}"),
     }
     let graceful = base.as_deref() == Some("graceful");
-    let (bare, served) = runtime.block_on(async {
-        let serve = || async { start_quitter(&http).await };
-        match same.as_deref() {
-            None if graceful => (start_graceful().await, serve().await),
-            None => (start_bare().await, serve().await),
-            Some("bare") => (start_bare().await, start_bare().await),
-            Some("quitter") => (serve().await, serve().await),
-            Some(other) => panic!("QUITTER_BENCH_AA=bare or quitter, got {other:?}"),
-        }
-    });
+    let (bare, served) = if on_smol {
+        assert!(!graceful, "QUITTER_BENCH_BASE=graceful is for tokio only");
+        smol::block_on(async {
+            let serve = || async { start_quitter_smol(&http).await };
+            match same.as_deref() {
+                None => (start_bare_smol().await, serve().await),
+                Some("bare") => (start_bare_smol().await, start_bare_smol().await),
+                Some("quitter") => (serve().await, serve().await),
+                Some(other) => panic!("QUITTER_BENCH_AA=bare or quitter, got {other:?}"),
+            }
+        })
+    } else {
+        runtime.block_on(async {
+            let serve = || async { start_quitter(&http).await };
+            match same.as_deref() {
+                None if graceful => (start_graceful().await, serve().await),
+                None => (start_bare().await, serve().await),
+                Some("bare") => (start_bare().await, start_bare().await),
+                Some("quitter") => (serve().await, serve().await),
+                Some(other) => panic!("QUITTER_BENCH_AA=bare or quitter, got {other:?}"),
+            }
+        })
+    };
 
+    let on = if on_smol { "smol, on" } else { "tokio, on" };
     println!(
-        "http bench: {rounds} rounds x {duration:?} per variant, server on {workers} worker(s)"
+        "http bench: {rounds} rounds x {duration:?} per variant, server on {on} {workers} worker(s)"
     );
     if graceful {
         println!("the left column is the graceful server (labelled bare below)");
@@ -278,7 +308,19 @@ fn fixed(spec: &str) {
 /// `workers` threads, the client on a thread of its own (so the counts
 /// include the scheduler's cross-thread work: wakes, steals, parking).
 fn fixed_threaded(variant: &str, scenario: Scenario, count: i64, workers: usize) {
-    let runtime = server_runtime(workers);
+    // `QUITTER_BENCH_RUNTIME=smol`: both servers on smol's global
+    // executor, on `workers` threads (read once, at its first spawn).
+    let on_smol = match std::env::var("QUITTER_BENCH_RUNTIME").as_deref() {
+        Err(_) | Ok("tokio") => false,
+        Ok("smol") => {
+            std::env::set_var("SMOL_THREADS", workers.to_string());
+            true
+        }
+        Ok(other) => panic!("QUITTER_BENCH_RUNTIME=tokio or smol, got {other:?}"),
+    };
+    // Tokio's runtime is built either way: with smol it only waits for
+    // the quitter tree at the end (no server work).
+    let runtime = server_runtime(if on_smol { 1 } else { workers });
     let root = Quitter::new("bench");
     let addr = runtime.block_on(start_variant(variant, &root));
     let served = std::thread::spawn(move || {
@@ -324,6 +366,19 @@ async fn start_quitter(http: &Quitter) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
     quitter_tokio::http::serve(listener, http, service_fn(handle)).expect("serve");
+    addr
+}
+
+/// Serves `handle_smol` through `quitter_smol::http::serve` on a new
+/// port, tracked by `http`; returns the address.
+async fn start_quitter_smol(http: &Quitter) -> SocketAddr {
+    let listener = smol::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    quitter_smol::http::serve(listener, http, service_fn(handle_smol))
+        .expect("serve")
+        .detach();
     addr
 }
 

@@ -1,8 +1,9 @@
 //! Heap bytes per idle keep-alive connection: `quitter_tokio::http::serve`
 //! against the same bare hyper-util server (`auto` builder, one
 //! `tokio::spawn` per connection), and that server with hyper-util's own
-//! `GracefulShutdown` watching each connection, in one process with a
-//! counting allocator. Each variant gets [`CONNECTIONS`] connections that
+//! `GracefulShutdown` watching each connection; `quitter_smol::http::serve`
+//! against the same bare server on smol (one `smol::spawn` per
+//! connection); all in one process with a counting allocator. Each variant gets [`CONNECTIONS`] connections that
 //! each made one request and now sit idle (keep-alive); the live heap
 //! after, minus before, divided by the count, is printed for each, with
 //! what graceful and quitter add to bare.
@@ -28,7 +29,7 @@ use quitter_tokio::Quitter;
 
 mod common;
 
-use common::{handle, start_bare, start_graceful};
+use common::{handle, handle_smol, start_bare, start_bare_smol, start_graceful};
 use tokio::net::TcpListener;
 
 /// Live heap bytes: allocated minus freed.
@@ -73,6 +74,9 @@ fn settle() {
 }
 
 fn main() {
+    // smol's global executor on 2 threads, like tokio's runtime below (read
+    // once, at its first spawn; no other thread runs yet).
+    std::env::set_var("SMOL_THREADS", "2");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -88,9 +92,21 @@ fn main() {
         quitter_tokio::http::serve(listener, &http, service_fn(handle)).expect("serve");
         (bare, graceful, served)
     });
+    let (smol_bare, smol_served) = smol::block_on(async {
+        let bare = start_bare_smol().await;
+        let listener = smol::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let served = listener.local_addr().expect("addr");
+        quitter_smol::http::serve(listener, &http, service_fn(handle_smol))
+            .expect("serve")
+            .detach();
+        (bare, served)
+    });
+    let servers = [bare, graceful, served, smol_bare, smol_served];
     // Warm-up: the runtime's and each server's one-time allocations
     // (task slabs, buffers) are made at the full count first.
-    for addr in [bare, graceful, served] {
+    for addr in servers {
         let connections = idle_connections(addr, CONNECTIONS, 2);
         settle();
         drop(connections);
@@ -101,8 +117,8 @@ fn main() {
     // two: a connection's second request makes quitter's table of its
     // requests, kept for the connection's life.
     for requests in [1, 2] {
-        let [bare_bytes, graceful_bytes, served_bytes] =
-            measure([bare, graceful, served], requests);
+        let [bare_bytes, graceful_bytes, served_bytes, smol_bare_bytes, smol_served_bytes] =
+            measure(servers, requests);
         println!("after {requests} request(s) per connection, median of {ROUNDS}:");
         println!("  bare hyper-util  {bare_bytes:>9.1} heap bytes per idle keep-alive connection");
         println!("  graceful         {graceful_bytes:>9.1} heap bytes per idle keep-alive connection (hyper-util's GracefulShutdown)");
@@ -118,6 +134,17 @@ fn main() {
             "  quitter adds {:.1} bytes per connection ({:.3} of bare)",
             served_bytes - bare_bytes,
             served_bytes / bare_bytes
+        );
+        println!(
+            "  smol, bare       {smol_bare_bytes:>9.1} heap bytes per idle keep-alive connection"
+        );
+        println!(
+            "  smol, quitter    {smol_served_bytes:>9.1} heap bytes per idle keep-alive connection"
+        );
+        println!(
+            "  quitter adds {:.1} bytes per connection on smol ({:.3} of bare)",
+            smol_served_bytes - smol_bare_bytes,
+            smol_served_bytes / smol_bare_bytes
         );
     }
     // What that should be: a connection's quitter shape without HTTP.
@@ -191,8 +218,8 @@ fn idle_connections(addr: SocketAddr, count: usize, requests: usize) -> Vec<TcpS
 /// Heap bytes per idle keep-alive connection of each server in `addrs`
 /// after `requests` requests on each, median of [`ROUNDS`] (the servers
 /// take turns within a round).
-fn measure(addrs: [SocketAddr; 3], requests: usize) -> [f64; 3] {
-    let mut figures = [Vec::new(), Vec::new(), Vec::new()];
+fn measure<const N: usize>(addrs: [SocketAddr; N], requests: usize) -> [f64; N] {
+    let mut figures = [(); N].map(|()| Vec::new());
     for _ in 0..ROUNDS {
         for (figures, addr) in figures.iter_mut().zip(addrs) {
             let before = LIVE.load(Ordering::SeqCst);

@@ -1,8 +1,10 @@
 //! What the HTTP benches share: the peers they are measured against (a
 //! bare hyper-util server, and the same with hyper-util's own
-//! `GracefulShutdown`) and the service all of them serve.
+//! `GracefulShutdown`, on tokio; a bare hyper-util server on smol) and the
+//! service all of them serve.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
@@ -14,6 +16,7 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use quitter_examples::{respond, Body};
 use quitter_tokio::Quitter;
+use smol_hyper::rt::FuturesIo;
 use tokio::net::TcpListener;
 
 /// The peer: a bare hyper-util server (its `auto` builder, HTTP/1 and
@@ -66,9 +69,65 @@ pub async fn start_graceful() -> SocketAddr {
     addr
 }
 
+/// The smol peer: a bare hyper-util server on smol (its `auto` builder
+/// over `smol-hyper`'s I/O, one `smol::spawn` per connection and per
+/// HTTP/2 stream, on smol's global executor, no shutdown). What
+/// `quitter_smol::http::serve` is measured against.
+pub async fn start_bare_smol() -> SocketAddr {
+    let listener = smol::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    smol::spawn(async move {
+        let builder = std::sync::Arc::new(Builder::new(SmolExecutor));
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let builder = builder.clone();
+            smol::spawn(async move {
+                let connection = builder.serve_connection_with_upgrades(
+                    FuturesIo::new(stream),
+                    service_fn(handle_smol),
+                );
+                let _ = connection.await;
+            })
+            .detach();
+        }
+    })
+    .detach();
+    addr
+}
+
+/// hyper's executor for the smol peer's HTTP/2 streams: smol's global
+/// executor, as `quitter_smol` uses.
+#[derive(Clone, Copy)]
+pub struct SmolExecutor;
+
+impl<F> hyper::rt::Executor<F> for SmolExecutor
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, future: F) {
+        smol::spawn(future).detach();
+    }
+}
+
+/// [`handle`] with smol's timer (for `/slow`).
+pub async fn handle_smol(request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let server = bench_server();
+    Ok(respond(&request, server, async_io::Timer::after))
+}
+
+/// The quitter the services' `/ready` asks: one that never drains.
+fn bench_server() -> &'static Quitter {
+    static SERVER: OnceLock<Quitter> = OnceLock::new();
+    SERVER.get_or_init(|| Quitter::new("bench"))
+}
+
 /// The service every server serves (`/ready` asks a quitter that never drains).
 pub async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    static SERVER: OnceLock<Quitter> = OnceLock::new();
-    let server = SERVER.get_or_init(|| Quitter::new("bench"));
-    Ok(respond(&request, server, tokio::time::sleep))
+    Ok(respond(&request, bench_server(), tokio::time::sleep))
 }
