@@ -114,16 +114,7 @@ fn main() {
         workers.parse().expect("QUITTER_BENCH_WORKERS=N, a number")
     });
 
-    // `QUITTER_BENCH_RUNTIME=smol`: both servers on smol's global
-    // executor, on `workers` threads (read once, at its first spawn).
-    let on_smol = match std::env::var("QUITTER_BENCH_RUNTIME").as_deref() {
-        Err(_) | Ok("tokio") => false,
-        Ok("smol") => {
-            std::env::set_var("SMOL_THREADS", workers.to_string());
-            true
-        }
-        Ok(other) => panic!("QUITTER_BENCH_RUNTIME=tokio or smol, got {other:?}"),
-    };
+    let on_smol = on_smol(workers);
     // Tokio's runtime is built either way: with smol it only waits for
     // the quitter tree at the end (no server work).
     let runtime = server_runtime(if on_smol { 1 } else { workers });
@@ -244,6 +235,21 @@ fn main() {
     println!("total {:.1?}", started.elapsed());
 }
 
+/// `QUITTER_BENCH_RUNTIME=smol`: the servers run on smol's global
+/// executor, on `workers` threads (it reads `SMOL_THREADS` once, at its
+/// first spawn; call this before any thread starts). `tokio` (the
+/// default): on tokio's runtime.
+fn on_smol(workers: usize) -> bool {
+    match std::env::var("QUITTER_BENCH_RUNTIME").as_deref() {
+        Err(_) | Ok("tokio") => false,
+        Ok("smol") => {
+            std::env::set_var("SMOL_THREADS", workers.to_string());
+            true
+        }
+        Ok(other) => panic!("QUITTER_BENCH_RUNTIME=tokio or smol, got {other:?}"),
+    }
+}
+
 /// The scenarios to run: all, or those named in `QUITTER_BENCH_ONLY`
 /// (`h1`, `churn`, `h2`, comma-separated).
 fn scenarios() -> Vec<Scenario> {
@@ -282,6 +288,10 @@ fn scenario_named(name: &str) -> Scenario {
 /// to run with the threads' interleaving (by tens of instructions per
 /// request, more under load); the single-thread runs' hardly do.
 fn fixed(spec: &str) {
+    assert!(
+        !on_smol(1),
+        "QUITTER_BENCH_FIXED runs the tokio servers only (unset QUITTER_BENCH_RUNTIME)"
+    );
     let parts: Vec<&str> = spec.split(',').collect();
     let [variant, scenario, count] = parts[..] else {
         panic!("QUITTER_BENCH_FIXED=VARIANT,SCENARIO,N, got {spec:?}");
@@ -308,19 +318,7 @@ fn fixed(spec: &str) {
 /// `workers` threads, the client on a thread of its own (so the counts
 /// include the scheduler's cross-thread work: wakes, steals, parking).
 fn fixed_threaded(variant: &str, scenario: Scenario, count: i64, workers: usize) {
-    // `QUITTER_BENCH_RUNTIME=smol`: both servers on smol's global
-    // executor, on `workers` threads (read once, at its first spawn).
-    let on_smol = match std::env::var("QUITTER_BENCH_RUNTIME").as_deref() {
-        Err(_) | Ok("tokio") => false,
-        Ok("smol") => {
-            std::env::set_var("SMOL_THREADS", workers.to_string());
-            true
-        }
-        Ok(other) => panic!("QUITTER_BENCH_RUNTIME=tokio or smol, got {other:?}"),
-    };
-    // Tokio's runtime is built either way: with smol it only waits for
-    // the quitter tree at the end (no server work).
-    let runtime = server_runtime(if on_smol { 1 } else { workers });
+    let runtime = server_runtime(workers);
     let root = Quitter::new("bench");
     let addr = runtime.block_on(start_variant(variant, &root));
     let served = std::thread::spawn(move || {
