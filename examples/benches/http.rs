@@ -4,7 +4,8 @@
 //! tokio (2 workers), under a loopback load client. With
 //! `QUITTER_BENCH_RUNTIME=smol`, `quitter_smol::http::serve` against the
 //! same on smol (`smol-hyper`'s I/O, one `smol::spawn` per connection and
-//! per HTTP/2 stream, smol's global executor on 2 threads). The variants run
+//! per HTTP/2 stream, smol's global executor on as many threads as tokio
+//! has workers: `SMOL_THREADS` is set from `QUITTER_BENCH_WORKERS`). The variants run
 //! interleaved (A, B, B, A, A, B, ...); the table gives the median requests
 //! per second of each, and the ratio quitter / bare as the median of the
 //! rounds' own ratios (each round runs the two back to back, so drift
@@ -157,7 +158,7 @@ fn main() {
         })
     };
 
-    let on = if on_smol { "smol, on" } else { "tokio, on" };
+    let on = if on_smol { "smol," } else { "tokio," };
     println!(
         "http bench: {rounds} rounds x {duration:?} per variant, server on {on} {workers} worker(s)"
     );
@@ -243,6 +244,7 @@ fn on_smol(workers: usize) -> bool {
     match std::env::var("QUITTER_BENCH_RUNTIME").as_deref() {
         Err(_) | Ok("tokio") => false,
         Ok("smol") => {
+            assert!(workers >= 1, "QUITTER_BENCH_WORKERS=N, at least 1");
             std::env::set_var("SMOL_THREADS", workers.to_string());
             true
         }

@@ -67,8 +67,9 @@ impl TimeoutReport {
     }
 
     /// What holds the subtree open: its tasks, and its idle task tables
-    /// (each holds a quitter until dropped). Falls as the drain moves,
-    /// where [`task_count`](Self::task_count) misses a table dropped.
+    /// (each holds a quitter until dropped). An idle table dropped lowers
+    /// it, not [`task_count`](Self::task_count); a table's last row
+    /// ending (the table kept) lowers the task count, not this.
     pub(crate) fn holds_left(&self) -> usize {
         self.task_count() + self.quitters.iter().map(|q| q.idle_tables).sum::<usize>()
     }

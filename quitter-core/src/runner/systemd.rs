@@ -8,16 +8,18 @@
 //! | `Running` | `READY=1`, `STATUS=Running` |
 //! | `Stopping` | `STOPPING=1`, `STATUS=Stopping: …` (the cause; the lame duck), and with a lame duck `EXTEND_TIMEOUT_USEC=` its length plus the keep-alive |
 //! | `Quitting` | `STATUS=Quitting: N task(s) left`, `EXTEND_TIMEOUT_USEC=` the keep-alive |
-//! | `Progress` | `STATUS=` the progress line, and `EXTEND_TIMEOUT_USEC=` the keep-alive only if less holds the tree open (tasks, and idle task tables) than at the last extension |
+//! | `Progress` | `STATUS=` the progress line, and `EXTEND_TIMEOUT_USEC=` the keep-alive only if fewer tasks are left, or less holds the tree open (tasks and idle task tables), than ever at an extension |
 //! | `Aborting` | `STATUS=Aborting: …`, `EXTEND_TIMEOUT_USEC=` the abort's grace plus the keep-alive |
 //! | `Done` | `STATUS=` the report's headline |
 //!
 //! `EXTEND_TIMEOUT_USEC=N` tells systemd that the next message comes
 //! within N µs from now: once the stop has lasted longer than
 //! `TimeoutStopSec`, systemd kills the service only when such a promise
-//! runs out. It is re-sent only while the drain makes progress (tasks
-//! end, or idle task tables are dropped), so a long but moving drain is not killed, and a stuck one is, a
-//! keep-alive after its last progress (if that is past `TimeoutStopSec`).
+//! runs out. It is re-sent only while the drain makes progress (fewer
+//! tasks are left, or less holds the tree open: an idle task table
+//! dropped), so a long but moving drain is not killed, and a stuck one
+//! is, a keep-alive after its last progress (if that is past
+//! `TimeoutStopSec`).
 //!
 //! Invariants: a notifier exists only where `$NOTIFY_SOCKET` names a
 //! usable address when it is made (and only on unix); a message that
@@ -40,9 +42,8 @@ pub struct Notifier {
     lame_duck: Duration,
     keep_alive: Duration,
     abort_grace: Duration,
-    /// How much held the tree open at the last extension: tasks, and idle
-    /// task tables (`TimeoutReport::holds_left`).
-    holds_left: Option<usize>,
+    /// The least left at an extension so far, each count apart.
+    least_left: Option<Left>,
     #[cfg(unix)]
     socket: super::notify_socket::NotifySocket,
     /// A send failed already (said once).
@@ -72,7 +73,7 @@ impl Notifier {
                 lame_duck,
                 keep_alive,
                 abort_grace: Duration::ZERO,
-                holds_left: None,
+                least_left: None,
                 socket,
                 failed: false,
             }),
@@ -130,19 +131,18 @@ impl Notifier {
                 lines
             }
             Phase::Quitting { root, .. } => {
-                let live = root.live_tasks();
-                let tasks = live.task_count();
-                self.holds_left = Some(live.holds_left());
+                let left = Left::of(&root.live_tasks());
+                self.least_left = Some(left);
                 alloc::vec![
-                    Line::Status(format!("Quitting: {tasks} task(s) left")),
+                    Line::Status(format!("Quitting: {} task(s) left", left.tasks)),
                     Line::ExtendTimeout(self.keep_alive),
                 ]
             }
             Phase::Progress(progress) => {
-                let holds = progress.tasks.holds_left();
+                let left = Left::of(&progress.tasks);
                 let mut lines = alloc::vec![Line::Status(progress.to_string())];
-                if self.holds_left.map_or(true, |was| holds < was) {
-                    self.holds_left = Some(holds);
+                if left.fell_below(self.least_left) {
+                    self.least_left = Some(self.least_left.map_or(left, |least| least.min(left)));
                     lines.push(Line::ExtendTimeout(self.keep_alive));
                 }
                 lines
@@ -158,6 +158,42 @@ impl Notifier {
                 ]
             }
             Phase::Done(report) => alloc::vec![Line::Status(report.headline().into())],
+        }
+    }
+}
+
+/// What is left of a drain, as the timeout extensions count it. A task
+/// table's last row ending makes the table idle (one task fewer, the same
+/// holds); the table dropped then holds nothing (the same tasks, one hold
+/// fewer): each is progress, each seen by one count.
+#[derive(Clone, Copy, Debug)]
+struct Left {
+    /// Tasks (named, and not polled yet).
+    tasks: usize,
+    /// What holds the tree open: the tasks, and idle task tables.
+    holds: usize,
+}
+
+impl Left {
+    fn of(report: &crate::TimeoutReport) -> Left {
+        Left {
+            tasks: report.task_count(),
+            holds: report.holds_left(),
+        }
+    }
+
+    /// Either count is below its least so far (or there is none yet).
+    fn fell_below(self, least: Option<Left>) -> bool {
+        least.map_or(true, |least| {
+            self.tasks < least.tasks || self.holds < least.holds
+        })
+    }
+
+    /// The lesser of each count.
+    fn min(self, other: Left) -> Left {
+        Left {
+            tasks: self.tasks.min(other.tasks),
+            holds: self.holds.min(other.holds),
         }
     }
 }
@@ -197,7 +233,7 @@ mod tests {
             lame_duck: Duration::from_secs(2),
             keep_alive: Duration::from_secs(3),
             abort_grace: Duration::from_secs(1),
-            holds_left: None,
+            least_left: None,
             #[cfg(unix)]
             socket: unused_socket(),
             #[cfg(unix)]
@@ -284,6 +320,36 @@ mod tests {
             "{moved}"
         );
         drop(task);
+    }
+
+    /// A table's last row ending (the table kept, now idle) is progress:
+    /// one task fewer, though as much holds the tree open.
+    #[test]
+    fn a_table_row_ending_extends_the_timeout() {
+        use crate::{DrainProgress, Quitter};
+        let root = Quitter::new("main");
+        let table = root.task_table().unwrap();
+        let row = table.start(["GET /slow"]);
+        let mut notifier = notifier();
+        let quitting = Line::message(&notifier.lines(&Phase::Quitting { root: &root }));
+        assert!(quitting.starts_with("STATUS=Quitting: 1 task(s) left\n"));
+        let progress = || DrainProgress {
+            waited: Duration::from_secs(1),
+            left: Duration::from_secs(9),
+            tasks: root.live_tasks(),
+            stages: Vec::new(),
+        };
+        drop(row);
+        let moved = Line::message(&notifier.lines(&Phase::Progress(&progress())));
+        assert!(
+            moved.starts_with("STATUS=Shutting down: 0 task(s) left"),
+            "{moved}"
+        );
+        assert!(
+            moved.ends_with("\nEXTEND_TIMEOUT_USEC=3000000\n"),
+            "{moved}"
+        );
+        drop(table);
     }
 
     #[test]
