@@ -66,14 +66,6 @@ impl TimeoutReport {
             .sum()
     }
 
-    /// What holds the subtree open: its tasks, and its idle task tables
-    /// (each holds a quitter until dropped). An idle table dropped lowers
-    /// it, not [`task_count`](Self::task_count); a table's last row
-    /// ending (the table kept) lowers the task count, not this.
-    pub(crate) fn holds_left(&self) -> usize {
-        self.task_count() + self.quitters.iter().map(|q| q.idle_tables).sum::<usize>()
-    }
-
     /// The tasks of the quitter at `path`, if it had live tasks.
     pub fn tasks_of(&self, path: &str) -> Option<&[TaskInfo]> {
         self.quitters

@@ -170,15 +170,18 @@ impl Notifier {
 struct Left {
     /// Tasks (named, and not polled yet).
     tasks: usize,
-    /// What holds the tree open: the tasks, and idle task tables.
+    /// What holds the tree open: the tasks, and idle task tables (each
+    /// holds its quitter until dropped).
     holds: usize,
 }
 
 impl Left {
     fn of(report: &crate::TimeoutReport) -> Left {
+        let tasks = report.task_count();
+        let idle_tables: usize = report.quitters.iter().map(|q| q.idle_tables).sum();
         Left {
-            tasks: report.task_count(),
-            holds: report.holds_left(),
+            tasks,
+            holds: tasks + idle_tables,
         }
     }
 
