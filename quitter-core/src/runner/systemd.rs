@@ -250,9 +250,19 @@ mod tests {
             .unwrap()
     }
 
+    /// A progress tick of `root`'s drain, one second in, nine left.
+    fn progress(root: &crate::Quitter) -> crate::DrainProgress {
+        crate::DrainProgress {
+            waited: Duration::from_secs(1),
+            left: Duration::from_secs(9),
+            tasks: root.live_tasks(),
+            stages: Vec::new(),
+        }
+    }
+
     #[test]
     fn the_quit_progress_and_done_say_what_is_left_and_extend_only_on_progress() {
-        use crate::{DrainProgress, Quitter, TimeoutReport};
+        use crate::Quitter;
         let root = Quitter::new("main");
         let a = root.track("a").unwrap();
         let b = root.track("b").unwrap();
@@ -262,21 +272,15 @@ mod tests {
             quitting,
             "STATUS=Quitting: 2 task(s) left\nEXTEND_TIMEOUT_USEC=3000000\n"
         );
-        let progress = |tasks: TimeoutReport| DrainProgress {
-            waited: Duration::from_secs(1),
-            left: Duration::from_secs(9),
-            tasks,
-            stages: Vec::new(),
-        };
         // Two left, as at the last extension: no extension.
-        let still = Line::message(&notifier.lines(&Phase::Progress(&progress(root.live_tasks()))));
+        let still = Line::message(&notifier.lines(&Phase::Progress(&progress(&root))));
         assert!(
             still.starts_with("STATUS=Shutting down: 2 task(s) left"),
             "{still}"
         );
         assert!(!still.contains("EXTEND_TIMEOUT_USEC"), "{still}");
         drop(a);
-        let moved = Line::message(&notifier.lines(&Phase::Progress(&progress(root.live_tasks()))));
+        let moved = Line::message(&notifier.lines(&Phase::Progress(&progress(&root))));
         assert!(
             moved.ends_with("\nEXTEND_TIMEOUT_USEC=3000000\n"),
             "{moved}"
@@ -296,7 +300,7 @@ mod tests {
     /// An idle task table dropped is progress too: it held the quit.
     #[test]
     fn a_dropped_idle_task_table_extends_the_timeout() {
-        use crate::{DrainProgress, Quitter};
+        use crate::Quitter;
         let root = Quitter::new("main");
         let task = root.track("task").unwrap();
         let jobs = root.child("jobs").unwrap();
@@ -304,16 +308,10 @@ mod tests {
         let mut notifier = notifier();
         let quitting = Line::message(&notifier.lines(&Phase::Quitting { root: &root }));
         assert!(quitting.starts_with("STATUS=Quitting: 1 task(s) left\n"));
-        let progress = || DrainProgress {
-            waited: Duration::from_secs(1),
-            left: Duration::from_secs(9),
-            tasks: root.live_tasks(),
-            stages: Vec::new(),
-        };
-        let still = Line::message(&notifier.lines(&Phase::Progress(&progress())));
+        let still = Line::message(&notifier.lines(&Phase::Progress(&progress(&root))));
         assert!(!still.contains("EXTEND_TIMEOUT_USEC"), "{still}");
         drop(table);
-        let moved = Line::message(&notifier.lines(&Phase::Progress(&progress())));
+        let moved = Line::message(&notifier.lines(&Phase::Progress(&progress(&root))));
         assert!(
             moved.starts_with("STATUS=Shutting down: 1 task(s) left"),
             "{moved}"
@@ -329,21 +327,15 @@ mod tests {
     /// one task fewer, though as much holds the tree open.
     #[test]
     fn a_table_row_ending_extends_the_timeout() {
-        use crate::{DrainProgress, Quitter};
+        use crate::Quitter;
         let root = Quitter::new("main");
         let table = root.task_table().unwrap();
         let row = table.start(["GET /slow"]);
         let mut notifier = notifier();
         let quitting = Line::message(&notifier.lines(&Phase::Quitting { root: &root }));
         assert!(quitting.starts_with("STATUS=Quitting: 1 task(s) left\n"));
-        let progress = || DrainProgress {
-            waited: Duration::from_secs(1),
-            left: Duration::from_secs(9),
-            tasks: root.live_tasks(),
-            stages: Vec::new(),
-        };
         drop(row);
-        let moved = Line::message(&notifier.lines(&Phase::Progress(&progress())));
+        let moved = Line::message(&notifier.lines(&Phase::Progress(&progress(&root))));
         assert!(
             moved.starts_with("STATUS=Shutting down: 0 task(s) left"),
             "{moved}"
