@@ -152,8 +152,7 @@ pub(crate) fn timed_out(report: &TimeoutReport) {
                 "task did not return in time"
             );
         }
-        let (named, unpolled, idle) = (quitter.tasks.len(), quitter.unpolled, quitter.idle_tables);
-        for hold in crate::report::holds::unnamed_holds(named, unpolled, idle) {
+        for hold in quitter.unnamed_holds() {
             tracing::warn!(
                 target: "quitter",
                 quitter = %quitter.path,

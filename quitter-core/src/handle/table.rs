@@ -4,10 +4,11 @@
 //! when it is made), for itself and all its rows; reports and
 //! `task_count` name and count each live row as a task of its own (name,
 //! location, age); reports count an idle table apart (`idle_tables`: a
-//! hold, not a task). No hold and no registry entry per task. A task takes the table's first row whenever it is free
-//! (not live, and not being read by a report: `tasks::first_row`), and
-//! then starts with one compare-and-swap and one store, and ends the same
-//! way: an HTTP/1 connection's requests, one at a time, almost always do.
+//! hold, not a task). No hold and no registry entry per task. A task
+//! takes the table's first row whenever it is free (not live, and not
+//! being read by a report: `tasks::first_row`), and then starts with one
+//! compare-and-swap and one store, and ends the same way: an HTTP/1
+//! connection's requests, one at a time, almost always do.
 //! Otherwise it takes one of 15 more rows of the same kind, made (one
 //! allocation) the first time a start finds the first row busy and kept:
 //! an HTTP/2 connection's streams in flight at once do. Past those, it

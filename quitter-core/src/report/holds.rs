@@ -1,8 +1,9 @@
 //! The lines a report writes for a quitter's holds that are not named
 //! tasks ([`unnamed_holds`]): tasks counted but not listed yet, and idle
-//! task tables. Shared by the timeout, stage and snapshot texts, the
-//! timed-out wait's trace, and (its rule, [`idle_tables_alone`]) the
-//! drain's progress line, so that they agree.
+//! task tables. Shared by the timeout and stage texts and the timed-out
+//! wait's trace (through `QuitterTasks::unnamed_holds`), the snapshot
+//! text, and (its rule, [`idle_tables_alone`]) the drain's progress line,
+//! so that they agree.
 //!
 //! Invariant: a quitter's idle task tables get a line only when nothing
 //! else holds it (no named task, nothing unpolled). Beside a task they

@@ -8,7 +8,6 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
-use super::holds::unnamed_holds;
 use super::QuitterTasks;
 
 /// One stage of one quitter's stop order (see `Stage`), as the shutdown
@@ -113,7 +112,7 @@ impl StageReport {
             for task in &quitter.tasks {
                 writeln!(f, "\t- {}: {task}", quitter.path)?;
             }
-            for hold in unnamed_holds(quitter.tasks.len(), quitter.unpolled, quitter.idle_tables) {
+            for hold in quitter.unnamed_holds() {
                 writeln!(f, "\t- {}: {hold}", quitter.path)?;
             }
         }

@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::holds::unnamed_holds;
+use super::holds::{unnamed_holds, UnnamedHold};
 use super::TaskInfo;
 
 /// The live tasks of one quitter, and its holds that are not named tasks.
@@ -29,6 +29,14 @@ pub struct QuitterTasks {
     pub idle_tables: usize,
 }
 
+impl QuitterTasks {
+    /// The report's lines for its holds that are not named tasks (see
+    /// `report::holds`).
+    pub(crate) fn unnamed_holds(&self) -> impl Iterator<Item = UnnamedHold> {
+        unnamed_holds(self.tasks.len(), self.unpolled, self.idle_tables)
+    }
+}
+
 impl fmt::Display for QuitterTasks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -39,7 +47,7 @@ impl fmt::Display for QuitterTasks {
         for task in &self.tasks {
             writeln!(f, "\t- {task}")?;
         }
-        for hold in unnamed_holds(self.tasks.len(), self.unpolled, self.idle_tables) {
+        for hold in self.unnamed_holds() {
             writeln!(f, "\t- {hold}")?;
         }
         Ok(())
