@@ -5,10 +5,10 @@
 //! `QUITTER_BENCH_RUNTIME=smol`, `quitter_smol::http::serve` against the
 //! same on smol (`smol-hyper`'s I/O, one `smol::spawn` per connection and
 //! per HTTP/2 stream, smol's global executor on as many threads as tokio
-//! has workers: `SMOL_THREADS` is set from `QUITTER_BENCH_WORKERS`). The variants run
-//! interleaved (A, B, B, A, A, B, ...); the table gives the median requests
-//! per second of each, and the ratio quitter / bare as the median of the
-//! rounds' own ratios (each round runs the two back to back, so drift
+//! has workers: `SMOL_THREADS` is set from `QUITTER_BENCH_WORKERS`). The
+//! variants run interleaved (A, B, B, A, A, B, ...); the table gives the
+//! median requests per second of each, and the ratio quitter / bare as
+//! the median of the rounds' own ratios (each round runs the two back to back, so drift
 //! between rounds cancels), with a 95 % confidence interval of that median
 //! (distribution-free: from the order statistics of the rounds' ratios);
 //! `spread` is the larger of
@@ -50,16 +50,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use quitter_tokio::Quitter;
 
 mod common;
 
-use common::{handle, handle_smol, start_bare, start_bare_smol, start_graceful};
+use common::{start_bare, start_bare_smol, start_graceful, start_quitter, start_quitter_smol};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// Load connections (keep-alive) or loops (churn).
 const CLIENTS: usize = 4;
@@ -358,28 +357,6 @@ async fn start_variant(variant: &str, root: &Quitter) -> SocketAddr {
         "quitter" => start_quitter(&root.child("http").expect("a fresh root")).await,
         other => panic!("variant bare, graceful or quitter, got {other:?}"),
     }
-}
-
-/// Serves `handle` through `quitter_tokio::http::serve` on a new port,
-/// tracked by `http`; returns the address.
-async fn start_quitter(http: &Quitter) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    quitter_tokio::http::serve(listener, http, service_fn(handle)).expect("serve");
-    addr
-}
-
-/// Serves `handle_smol` through `quitter_smol::http::serve` on a new
-/// port, tracked by `http`; returns the address.
-async fn start_quitter_smol(http: &Quitter) -> SocketAddr {
-    let listener = smol::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    quitter_smol::http::serve(listener, http, service_fn(handle_smol))
-        .expect("serve")
-        .detach();
-    addr
 }
 
 /// Runs the load client for `duration` in its own thread and runtime;

@@ -3,8 +3,9 @@
 //! `tokio::spawn` per connection), and that server with hyper-util's own
 //! `GracefulShutdown` watching each connection; `quitter_smol::http::serve`
 //! against the same bare server on smol (one `smol::spawn` per
-//! connection); all in one process with a counting allocator. Each variant gets [`CONNECTIONS`] connections that
-//! each made one request and now sit idle (keep-alive); the live heap
+//! connection); all in one process with a counting allocator. Each
+//! variant gets [`CONNECTIONS`] connections that each made one request
+//! and now sit idle (keep-alive); the live heap
 //! after, minus before, divided by the count, is printed for each, with
 //! what graceful and quitter add to bare.
 //!
@@ -24,13 +25,11 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
-use hyper::service::service_fn;
 use quitter_tokio::Quitter;
 
 mod common;
 
-use common::{handle, handle_smol, start_bare, start_bare_smol, start_graceful};
-use tokio::net::TcpListener;
+use common::{start_bare, start_bare_smol, start_graceful, start_quitter, start_quitter_smol};
 
 /// Live heap bytes: allocated minus freed.
 static LIVE: AtomicIsize = AtomicIsize::new(0);
@@ -85,24 +84,14 @@ fn main() {
     let root = Quitter::new("bench");
     let http = root.child("http").expect("a fresh root");
     let (bare, graceful, served) = runtime.block_on(async {
-        let bare = start_bare().await;
-        let graceful = start_graceful().await;
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let served = listener.local_addr().expect("addr");
-        quitter_tokio::http::serve(listener, &http, service_fn(handle)).expect("serve");
-        (bare, graceful, served)
+        (
+            start_bare().await,
+            start_graceful().await,
+            start_quitter(&http).await,
+        )
     });
-    let (smol_bare, smol_served) = smol::block_on(async {
-        let bare = start_bare_smol().await;
-        let listener = smol::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let served = listener.local_addr().expect("addr");
-        quitter_smol::http::serve(listener, &http, service_fn(handle_smol))
-            .expect("serve")
-            .detach();
-        (bare, served)
-    });
+    let (smol_bare, smol_served) =
+        smol::block_on(async { (start_bare_smol().await, start_quitter_smol(&http).await) });
     let servers = [bare, graceful, served, smol_bare, smol_served];
     // Warm-up: the runtime's and each server's one-time allocations
     // (task slabs, buffers) are made at the full count first.

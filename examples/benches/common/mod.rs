@@ -1,5 +1,6 @@
-//! What the HTTP benches share: the peers they are measured against (a
-//! bare hyper-util server, and the same with hyper-util's own
+//! What the HTTP benches share: the servers they start (quitter's on
+//! tokio and on smol, and the peers they are measured against: a bare
+//! hyper-util server, and the same with hyper-util's own
 //! `GracefulShutdown`, on tokio; a bare hyper-util server on smol) and the
 //! service all of them serve.
 
@@ -66,6 +67,28 @@ pub async fn start_graceful() -> SocketAddr {
             });
         }
     });
+    addr
+}
+
+/// Serves `handle` through `quitter_tokio::http::serve` on a new port,
+/// tracked by `http`; returns the address.
+pub async fn start_quitter(http: &Quitter) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    quitter_tokio::http::serve(listener, http, service_fn(handle)).expect("serve");
+    addr
+}
+
+/// Serves `handle_smol` through `quitter_smol::http::serve` on a new
+/// port, tracked by `http`; returns the address.
+pub async fn start_quitter_smol(http: &Quitter) -> SocketAddr {
+    let listener = smol::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    quitter_smol::http::serve(listener, http, service_fn(handle_smol))
+        .expect("serve")
+        .detach();
     addr
 }
 
