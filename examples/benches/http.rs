@@ -28,6 +28,7 @@
 //! QUITTER_BENCH_WORKERS=1 cargo bench -p quitter-examples --bench http  # server workers (default 2)
 //! QUITTER_BENCH_AA=bare cargo bench -p quitter-examples --bench http    # A/A: bare against bare (or quitter)
 //! QUITTER_BENCH_BASE=graceful cargo bench -p quitter-examples --bench http  # against hyper-util's GracefulShutdown
+//! QUITTER_BENCH_VS=graceful cargo bench -p quitter-examples --bench http    # hyper-util's GracefulShutdown (right) against bare
 //! QUITTER_BENCH_ROUNDS=300 QUITTER_BENCH_ROUND_MS=100 cargo bench -p quitter-examples --bench http  # rounds, and ms per variant a round
 //! QUITTER_BENCH_RUNTIME=smol cargo bench -p quitter-examples --bench http  # quitter_smol against a bare hyper-util server on smol
 //! ```
@@ -133,8 +134,20 @@ fn main() {
         (Some(other), _) => panic!("QUITTER_BENCH_BASE=bare or graceful, got {other:?}"),
     }
     let graceful = base.as_deref() == Some("graceful");
+    // `QUITTER_BENCH_VS=graceful`: the right column is hyper-util's own
+    // graceful server instead of quitter's, against bare: what a drain
+    // costs a hyper user who does not use quitter.
+    let vs_graceful = match std::env::var("QUITTER_BENCH_VS").ok().as_deref() {
+        None | Some("quitter") => false,
+        Some("graceful") if !graceful && same.is_none() => true,
+        Some("graceful") => panic!("QUITTER_BENCH_VS with QUITTER_BENCH_BASE or _AA"),
+        Some(other) => panic!("QUITTER_BENCH_VS=quitter or graceful, got {other:?}"),
+    };
     let (bare, served) = if on_smol {
-        assert!(!graceful, "QUITTER_BENCH_BASE=graceful is for tokio only");
+        assert!(
+            !graceful && !vs_graceful,
+            "the graceful server is for tokio only"
+        );
         smol::block_on(async {
             let serve = || async { start_quitter_smol(&http).await };
             match same.as_deref() {
@@ -149,6 +162,7 @@ fn main() {
             let serve = || async { start_quitter(&http).await };
             match same.as_deref() {
                 None if graceful => (start_graceful().await, serve().await),
+                None if vs_graceful => (start_bare().await, start_graceful().await),
                 None => (start_bare().await, serve().await),
                 Some("bare") => (start_bare().await, start_bare().await),
                 Some("quitter") => (serve().await, serve().await),
@@ -163,6 +177,9 @@ fn main() {
     );
     if graceful {
         println!("the left column is the graceful server (labelled bare below)");
+    }
+    if vs_graceful {
+        println!("the right column is the graceful server (labelled quitter below)");
     }
     if let Some(same) = &same {
         println!(
