@@ -121,69 +121,24 @@ fn main() {
     let runtime = server_runtime(if on_smol { 1 } else { workers });
     let root = Quitter::new("bench");
     let http = root.child("http").expect("a fresh root");
-    // An A/A run (`QUITTER_BENCH_AA=bare` or `quitter`: both columns
-    // the same server, under their usual labels) measures the harness's
-    // own error.
-    let same = std::env::var("QUITTER_BENCH_AA").ok();
-    // `QUITTER_BENCH_BASE=graceful`: the left column is hyper-util's own
-    // graceful shutdown instead of the bare server (not with an A/A run).
-    let base = std::env::var("QUITTER_BENCH_BASE").ok();
-    match (base.as_deref(), &same) {
-        (None | Some("bare"), _) | (Some("graceful"), None) => {}
-        (Some("graceful"), Some(_)) => panic!("QUITTER_BENCH_BASE and QUITTER_BENCH_AA together"),
-        (Some(other), _) => panic!("QUITTER_BENCH_BASE=bare or graceful, got {other:?}"),
-    }
-    let graceful = base.as_deref() == Some("graceful");
-    // `QUITTER_BENCH_VS=graceful`: the right column is hyper-util's own
-    // graceful server instead of quitter's, against bare: what a drain
-    // costs a hyper user who does not use quitter.
-    let vs_graceful = match std::env::var("QUITTER_BENCH_VS").ok().as_deref() {
-        None | Some("quitter") => false,
-        Some("graceful") if !graceful && same.is_none() => true,
-        Some("graceful") => panic!("QUITTER_BENCH_VS with QUITTER_BENCH_BASE or _AA"),
-        Some(other) => panic!("QUITTER_BENCH_VS=quitter or graceful, got {other:?}"),
+    let [left, right] = columns();
+    let both = async {
+        let left = start_variant(left, on_smol, &http).await;
+        (left, start_variant(right, on_smol, &http).await)
     };
     let (bare, served) = if on_smol {
-        assert!(
-            !graceful && !vs_graceful,
-            "the graceful server is for tokio only"
-        );
-        smol::block_on(async {
-            let serve = || async { start_quitter_smol(&http).await };
-            match same.as_deref() {
-                None => (start_bare_smol().await, serve().await),
-                Some("bare") => (start_bare_smol().await, start_bare_smol().await),
-                Some("quitter") => (serve().await, serve().await),
-                Some(other) => panic!("QUITTER_BENCH_AA=bare or quitter, got {other:?}"),
-            }
-        })
+        smol::block_on(both)
     } else {
-        runtime.block_on(async {
-            let serve = || async { start_quitter(&http).await };
-            match same.as_deref() {
-                None if graceful => (start_graceful().await, serve().await),
-                None if vs_graceful => (start_bare().await, start_graceful().await),
-                None => (start_bare().await, serve().await),
-                Some("bare") => (start_bare().await, start_bare().await),
-                Some("quitter") => (serve().await, serve().await),
-                Some(other) => panic!("QUITTER_BENCH_AA=bare or quitter, got {other:?}"),
-            }
-        })
+        runtime.block_on(both)
     };
 
     let on = if on_smol { "smol," } else { "tokio," };
     println!(
         "http bench: {rounds} rounds x {duration:?} per variant, server on {on} {workers} worker(s)"
     );
-    if graceful {
-        println!("the left column is the graceful server (labelled bare below)");
-    }
-    if vs_graceful {
-        println!("the right column is the graceful server (labelled quitter below)");
-    }
-    if let Some(same) = &same {
+    if [left, right] != ["bare", "quitter"] {
         println!(
-            "A/A run: both columns are the {same} server (the labels below are the usual ones)"
+            "the left column is the {left} server and the right one the {right} server (labelled bare and quitter below)"
         );
     }
     println!(
@@ -268,6 +223,37 @@ fn on_smol(workers: usize) -> bool {
     }
 }
 
+/// The servers of the two columns (labelled bare and quitter), as
+/// [`start_variant`] names them: bare and quitter, unless
+/// - `QUITTER_BENCH_BASE=graceful`: the left column is hyper-util's own
+///   graceful server (what quitter costs beside a drain without it);
+/// - `QUITTER_BENCH_VS=graceful`: the right column is that server, against
+///   bare (what a drain costs a hyper user who does not use quitter);
+/// - `QUITTER_BENCH_AA=bare` or `quitter`: both columns the same server,
+///   which measures the harness's own error (alone).
+fn columns() -> [&'static str; 2] {
+    let var = |name| std::env::var(name).ok();
+    let left = match var("QUITTER_BENCH_BASE").as_deref() {
+        None | Some("bare") => "bare",
+        Some("graceful") => "graceful",
+        Some(other) => panic!("QUITTER_BENCH_BASE=bare or graceful, got {other:?}"),
+    };
+    let right = match var("QUITTER_BENCH_VS").as_deref() {
+        None | Some("quitter") => "quitter",
+        Some("graceful") => "graceful",
+        Some(other) => panic!("QUITTER_BENCH_VS=quitter or graceful, got {other:?}"),
+    };
+    let usual = [left, right] == ["bare", "quitter"];
+    match var("QUITTER_BENCH_AA").as_deref() {
+        None if left == right => panic!("QUITTER_BENCH_BASE and QUITTER_BENCH_VS together"),
+        None => [left, right],
+        Some(_) if !usual => panic!("QUITTER_BENCH_AA with QUITTER_BENCH_BASE or _VS"),
+        Some("bare") => ["bare"; 2],
+        Some("quitter") => ["quitter"; 2],
+        Some(other) => panic!("QUITTER_BENCH_AA=bare or quitter, got {other:?}"),
+    }
+}
+
 /// The scenarios to run: all, or those named in `QUITTER_BENCH_ONLY`
 /// (`h1`, `churn`, `h2`, comma-separated).
 fn scenarios() -> Vec<Scenario> {
@@ -325,8 +311,9 @@ fn fixed(spec: &str) {
         .build()
         .expect("runtime");
     let root = Quitter::new("bench");
+    let http = root.child("http").expect("a fresh root");
     let served = runtime.block_on(async {
-        let addr = start_variant(variant, &root).await;
+        let addr = start_variant(variant, false, &http).await;
         run_clients(addr, scenario, &Until::requests(count)).await
     });
     println!("{variant} {}: {served} requests served", scenario.name());
@@ -338,7 +325,8 @@ fn fixed(spec: &str) {
 fn fixed_threaded(variant: &str, scenario: Scenario, count: i64, workers: usize) {
     let runtime = server_runtime(workers);
     let root = Quitter::new("bench");
-    let addr = runtime.block_on(start_variant(variant, &root));
+    let http = root.child("http").expect("a fresh root");
+    let addr = runtime.block_on(start_variant(variant, false, &http));
     let served = std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -365,14 +353,17 @@ fn server_runtime(workers: usize) -> tokio::runtime::Runtime {
 }
 
 /// Starts the server `variant` names (`bare`, `graceful`: hyper-util's
-/// own graceful shutdown, or `quitter` as a child of `root`); returns its
-/// address.
-async fn start_variant(variant: &str, root: &Quitter) -> SocketAddr {
-    match variant {
-        "bare" => start_bare().await,
-        "graceful" => start_graceful().await,
-        "quitter" => start_quitter(&root.child("http").expect("a fresh root")).await,
-        other => panic!("variant bare, graceful or quitter, got {other:?}"),
+/// own graceful shutdown, or `quitter` tracked by `http`), on tokio or
+/// (not `graceful`) on smol; returns its address.
+async fn start_variant(variant: &str, on_smol: bool, http: &Quitter) -> SocketAddr {
+    match (variant, on_smol) {
+        ("bare", false) => start_bare().await,
+        ("graceful", false) => start_graceful().await,
+        ("quitter", false) => start_quitter(http).await,
+        ("bare", true) => start_bare_smol().await,
+        ("quitter", true) => start_quitter_smol(http).await,
+        ("graceful", true) => panic!("the graceful server is for tokio only"),
+        (other, _) => panic!("variant bare, graceful or quitter, got {other:?}"),
     }
 }
 
